@@ -1,0 +1,110 @@
+"""Weak supports: scribbles and bounding boxes in place of dense support masks (paper section 4.3).
+
+The model is trained with dense masks; at test time the support masks are replaced by:
+
+- **scribbles** (``ScribbleAugAuto`` maps: 0 = background scribble, 255 = no scribble, any other
+  value = one object scribble): foreground = the pixels of *one* object scribble that lies inside
+  the way's class mask (chosen at random when there are several), background = the background
+  scribble (anywhere in the image).
+- **boxes** (from the instance map ``SegmentationObjectAug``): foreground = the bounding box of the
+  largest instance of the way's class (by pixel count inside the class mask), background =
+  everything outside the boxes of *all* instances of that class.
+
+Both follow the original code; the masks are computed *after* the maps were resized to the
+episode's image size, as there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from .transforms import _hw, resize_mask
+
+
+def _check(name: str, values: np.ndarray, class_mask: np.ndarray) -> None:
+    if values.ndim != 2 or values.dtype != np.uint8:
+        raise ValueError(f"{name} must be uint8 [H,W], got {values.dtype} {values.shape}")
+    if class_mask.shape != values.shape:
+        raise ValueError(f"class_mask {class_mask.shape} and {name} {values.shape} differ in size")
+
+
+def scribble_support(scribble: np.ndarray, class_mask: np.ndarray,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Support masks from a scribble map, as the original ``getMask``.
+
+    scribble: uint8 [H,W] (0 background scribble, 255 none, other values object scribbles);
+    class_mask: bool [H,W], the pixels of the way's class. Returns (fg, bg), bool [H,W]:
+    fg = class_mask AND scribble == v, v drawn uniformly by ``rng`` from the object-scribble values
+    found inside class_mask (fg is empty when there is none); bg = scribble == 0.
+    """
+    class_mask = np.asarray(class_mask, dtype=bool)
+    _check("scribble", scribble, class_mask)
+    inside = scribble[class_mask]
+    values = np.unique(inside[(inside != 0) & (inside != 255)])
+    if values.size:
+        fg = class_mask & (scribble == values[rng.integers(values.size)])
+    else:
+        fg = np.zeros_like(class_mask)
+    return fg, scribble == 0
+
+
+def bbox_support(instances: np.ndarray, class_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Support masks from instance boxes, as the original ``get_bbox``.
+
+    instances: uint8 [H,W] instance ids (0 none, 255 border); class_mask: bool [H,W].
+    Only instance pixels inside class_mask count. fg = the filled bounding box (inclusive
+    rows/cols) of the instance with the most pixels (ties: the smallest id, like argmax);
+    bg = all pixels outside the boxes of every instance of the class. Returns (fg, bg), bool [H,W].
+    Differences from the original, which never occur in SBD's maps: 255 pixels inside the class
+    mask are not an instance here, and a class mask without instances gives fg empty and bg all
+    True (the original raises on an empty argmax).
+    """
+    class_mask = np.asarray(class_mask, dtype=bool)
+    _check("instances", instances, class_mask)
+    inst = np.where(class_mask, instances, 0)
+    area = np.bincount(inst.ravel(), minlength=256)
+    area[0] = area[255] = 0
+    fg = np.zeros(inst.shape, dtype=bool)
+    bg = np.ones(inst.shape, dtype=bool)
+    if area.max() == 0:
+        return fg, bg
+    for k in np.flatnonzero(area):
+        rows, cols = np.nonzero(inst == k)
+        bg[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = False
+    rows, cols = np.nonzero(inst == int(area.argmax()))
+    fg[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+    return fg, bg
+
+
+def resize_scribble(scribble: np.ndarray, size, antialias: bool = False) -> np.ndarray:
+    """Resize a scribble map uint8 [H,W] to [S,S].
+
+    Default: nearest neighbour, which keeps every value a scribble id.
+    ``antialias=True`` resizes the values with PIL's antialiasing (Lanczos) filter, the filter the
+    original code *asks* for (``Image.ANTIALIAS``). Surprise: PIL silently uses nearest for
+    palette ("P") images, and ScribbleAugAuto files are palette PNGs, so on those files the
+    original effectively resized with nearest. Antialiasing on raw values blends ids: edges of an
+    object scribble (say 1) against "none" (255) become in-between values that then count as
+    further object scribbles.
+    """
+    if scribble.ndim != 2 or scribble.dtype != np.uint8:
+        raise ValueError(f"scribble must be uint8 [H,W], got {scribble.dtype} {scribble.shape}")
+    if not antialias:
+        return resize_mask(scribble, size)
+    h, w = _hw(size)
+    return np.array(Image.fromarray(scribble).resize((w, h), Image.LANCZOS))
+
+
+def dilate_scribble(scribble: np.ndarray, size: int) -> np.ndarray:
+    """The original's optional ``DilateScribble``: a minimum filter of window ``size`` on the map.
+
+    Because "none" is 255 and the background scribble is 0, a minimum filter grows every scribble
+    into its empty surroundings, and where scribbles meet the smaller id wins (the background
+    scribble 0 beats every object scribble). ``size <= 1`` returns the map unchanged.
+    uint8 [H,W] -> uint8 [H,W].
+    """
+    if size <= 1:
+        return scribble
+    return ndimage.minimum_filter(scribble, size=int(size))
