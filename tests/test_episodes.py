@@ -382,3 +382,47 @@ def test_synthetic_supports_and_queries_contain_their_classes(synthetic_voc_root
                 assert ep["support_fg"][n, 0].sum() > 0 and ep["support_bg"][n, 0].sum() > 0
             for q, n in enumerate(ep["query_ways"].tolist()):
                 assert (ep["query_labels"][q] == n + 1).any()
+
+
+class _TinyObjectSource:
+    """Two 40x40 images of class 1: one with a 20x20 object, one with a 1-pixel object that
+    vanishes when resized to 8x8 (nearest)."""
+    dataset, root, split, has_labels = "pascal", "memory", "train", True
+    ids = ["big", "tiny"]
+
+    def check_class(self, c):
+        return int(c)
+
+    def class_list(self, c):
+        return list(self.ids)
+
+    def image(self, id_):
+        return np.zeros((40, 40, 3), np.uint8)
+
+    def label(self, id_):
+        lab = np.zeros((40, 40), np.uint8)
+        if id_ == "big":
+            lab[10:30, 10:30] = 1
+        else:
+            lab[1, 1] = 1
+        return lab
+
+
+def test_episode_with_a_vanished_support_is_redrawn_deterministically():
+    ds = EpisodeDataset(_TinyObjectSource(), [1], shots=1, queries=1, n_episodes=30, seed=3, image_size=8)
+    redrawn = 0
+    for i in range(30):
+        ep = ds[i]
+        assert ep["support_fg"].sum() > 0  # never an empty support
+        assert ep["support_ids"] == [["big"]]
+        redrawn += ep["redraws"] > 0
+        assert torch.equal(ds[i]["query_labels"], ep["query_labels"])  # same episode again
+    assert redrawn > 0  # about half the first draws picked the tiny support
+
+
+def test_an_episode_that_can_never_be_valid_names_the_problem():
+    class Vanishing(_TinyObjectSource):
+        ids = ["tiny", "tiny2"]
+    ds = EpisodeDataset(Vanishing(), [1], n_episodes=1, image_size=8)
+    with pytest.raises(ValueError, match="empty foreground mask at 8 x 8"):
+        ds[0]

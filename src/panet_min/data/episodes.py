@@ -35,6 +35,8 @@ from .transforms import hflip, normalize, resize_image, resize_mask
 from .weak import bbox_support, dilate_scribble, resize_scribble, scribble_support
 
 ANNOTATIONS = ("mask", "scribble", "bbox")
+# How often an episode with an empty support foreground is redrawn before giving up.
+MAX_REDRAWS = 20
 
 
 def _positive_int(name: str, value) -> int:
@@ -178,7 +180,19 @@ class EpisodeDataset(Dataset):
         class_ids int64 [N] global ids; query_ways int64 [Q]; support_ids N lists of K ids;
         query_ids list of Q ids.
         """
-        rng = np.random.default_rng((self.seed, int(i)))
+        # A support whose class vanishes in the resize (a thin pole at 241 x 241) or whose
+        # scribble misses the class has no foreground pixel. The original then silently pools
+        # a zero prototype; we redraw the episode instead, deterministically from (seed, i, attempt).
+        for attempt in range(MAX_REDRAWS + 1):
+            key = (self.seed, int(i)) if attempt == 0 else (self.seed, int(i), attempt)
+            episode = self._episode(i, np.random.default_rng(key))
+            if bool((episode["support_fg"].flatten(2).sum(-1) > 0).all()):
+                episode["redraws"] = attempt
+                return episode
+        raise ValueError(f"episode {i}: every one of {MAX_REDRAWS + 1} draws had a support with an empty "
+                         f"foreground mask at {self.image_size} x {self.image_size}; use a larger image_size")
+
+    def _episode(self, i: int, rng: np.random.Generator) -> dict:
         ep = self.sample_ids(i, rng)
         class_ids, n_img = ep["class_ids"], self.ways * self.shots + self.queries
         flips = rng.random(n_img) < 0.5 if self.train else np.zeros(n_img, dtype=bool)
