@@ -1,0 +1,235 @@
+"""Speed of panet_min: training steps/s, evaluation episodes/s, and the metric.
+
+    python benchmarks/bench.py                               # VGG-16, 417x417, 1- and 5-shot, this device
+    python benchmarks/bench.py --device cuda --amp on,off --episodes-per-step 1,8
+    python benchmarks/bench.py --backbone small --size 128   # quick look on a laptop
+
+Model timings use random tensors of the protocol's shapes (1-way, K-shot, 1 query; masks are
+random boxes), so they measure the network, not the disk; ``--data-root`` adds the episode
+loader's speed on a real folder. Timers are wrapped in ``torch.cuda.synchronize()`` on CUDA,
+after warm-up steps; the peak GPU memory of each setting is reported. Also times
+:class:`panet_min.metrics.FewShotMeter` on 1000 random 417x417 episodes against the official
+set-based metric (``tests/reference_panet.py``) on a few, and checks that they agree.
+Prints figures only; nothing here is asserted against a clock.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from panet_min.backbone import build_encoder
+from panet_min.metrics import FewShotMeter
+from panet_min.model import PANet, query_loss
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def random_episodes(B: int, K: int, S: int, device: torch.device, seed: int = 0) -> dict:
+    """B 1-way K-shot episodes with 1 query: images N(0,1), a random box as support foreground."""
+    g = torch.Generator().manual_seed(seed)
+    fg = torch.zeros(B, 1, K, S, S)
+    labels = torch.zeros(B, 1, S, S, dtype=torch.long)
+    for b in range(B):
+        for k in range(K + 1):
+            y0, x0 = torch.randint(0, S // 2, (2,), generator=g).tolist()
+            h, w = torch.randint(S // 8, S // 2, (2,), generator=g).tolist()
+            if k < K:
+                fg[b, 0, k, y0:y0 + h, x0:x0 + w] = 1
+            else:
+                labels[b, 0, y0:y0 + h, x0:x0 + w] = 1
+    return {"support_images": torch.randn(B, 1, K, 3, S, S, generator=g).to(device),
+            "support_fg": fg.to(device), "support_bg": (1 - fg).to(device),
+            "query_images": torch.randn(B, 1, 3, S, S, generator=g).to(device), "query_labels": labels.to(device)}
+
+
+def make_model(args, device: torch.device, train: bool) -> PANet:
+    model = PANet(build_encoder(args.backbone, None), check_inputs=device.type == "cpu").to(device)
+    if args.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if args.compile:
+        model.encoder.compile()
+    return model.train(train)
+
+
+def time_train(args, device, K: int, E: int, amp: bool) -> dict:
+    model = make_model(args, device, train=True)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
+    x = random_episodes(E, K, args.size, device)
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+
+    def step():
+        with ctx:
+            out = model(x["support_images"], x["support_fg"], x["support_bg"], x["query_images"])
+        loss = query_loss(out.logits.float(), x["query_labels"]) + out.par_loss.float()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return _timed(step, args.warmup, args.steps, device, E)
+
+
+def time_eval(args, device, K: int, E: int, amp: bool) -> dict:
+    model = make_model(args, device, train=False)
+    x = random_episodes(E, K, args.size, device)
+    meter = FewShotMeter(20)
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+
+    def step():
+        with torch.inference_mode(), ctx:
+            out = model(x["support_images"], x["support_fg"], x["support_bg"], x["query_images"])
+            pred = out.logits.argmax(dim=2)
+            for b in range(E):
+                meter.record(pred[b], x["query_labels"][b], [1])
+
+    return _timed(step, args.warmup, args.eval_steps, device, E)
+
+
+def _timed(step, warmup: int, n: int, device, E: int) -> dict:
+    for _ in range(warmup):
+        step()
+    sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync(device)
+    dt = time.perf_counter() - t
+    mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    return {"steps_per_s": n / dt, "episodes_per_s": n * E / dt, "s_per_step": dt / n, "max_mem_gib": mem}
+
+
+def time_metric(n_fast: int, n_literal: int, size: int = 417) -> dict:
+    """FewShotMeter on ``n_fast`` random 1-way episodes vs the official set metric on ``n_literal``."""
+    spec = importlib.util.spec_from_file_location("reference_panet", REPO / "tests" / "reference_panet.py")
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    rng = np.random.default_rng(0)
+
+    def episode():
+        target = (rng.random((size, size)) < 0.3).astype(np.int64)
+        target[:8] = 255  # a border of ignored pixels, as VOC's
+        pred = (rng.random((size, size)) < 0.4).astype(np.int64)
+        return pred, target
+
+    eps = [episode() for _ in range(n_literal)]
+    t = time.perf_counter()
+    literal = ref.SetMetric(20)
+    for pred, target in eps:
+        literal.record(pred, target, [3])
+    t_literal = (time.perf_counter() - t) / n_literal
+    fast = FewShotMeter(20)
+    for pred, target in eps:
+        fast.record(pred, target, [3])
+    agree = np.allclose(literal.miou([3])[0], fast.mean_iou([3])[0], rtol=0, atol=1e-12) and \
+        np.allclose(literal.binary()[0], fast.binary_iou()[0], rtol=0, atol=1e-12)
+    preds = torch.from_numpy(np.stack([p for p, _ in eps]))
+    targets = torch.from_numpy(np.stack([t for _, t in eps]))
+    fast.reset()
+    t = time.perf_counter()
+    for i in range(n_fast):
+        fast.record(preds[i % n_literal], targets[i % n_literal], [3])
+    fast.mean_iou([3])
+    t_fast = (time.perf_counter() - t) / n_fast
+    return {"literal_s_per_episode": t_literal, "fast_s_per_episode": t_fast, "speed_up": t_literal / t_fast,
+            "fast_s_for_1000": 1000 * t_fast, "literal_s_for_1000": 1000 * t_literal, "agree": bool(agree),
+            "n_fast": n_fast, "n_literal": n_literal}
+
+
+def time_loader(data_root: str, K: int, size: int, workers: int, n: int) -> float:
+    from panet_min.config import open_split
+    from panet_min.data import EpisodeDataset, episode_loader, fold_classes
+
+    source, _, name = open_split("pascal", data_root, "trainaug")
+    ds = EpisodeDataset(source, fold_classes(name, 0, train=True), shots=K, n_episodes=n, image_size=size,
+                        train=True)
+    t = time.perf_counter()
+    for _ in episode_loader(ds, batch_size=1, num_workers=workers):
+        pass
+    return n / (time.perf_counter() - t)
+
+
+def _ints(s: str) -> list[int]:
+    return [int(v) for v in s.split(",")]
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--backbone", default="vgg16", choices=("vgg16", "small"))
+    p.add_argument("--size", type=int, default=417)
+    p.add_argument("--shots", type=_ints, default=[1, 5], help="comma list, e.g. 1,5")
+    p.add_argument("--episodes-per-step", type=_ints, default=[1], help="comma list, e.g. 1,8")
+    p.add_argument("--amp", default="off", help="off | on | on,off (bf16 autocast)")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true", help="torch.compile the encoder")
+    p.add_argument("--steps", type=int, default=None, help="timed train steps (CPU 3, CUDA 30)")
+    p.add_argument("--eval-steps", type=int, default=None, help="timed eval batches (CPU 3, CUDA 50)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps first (CPU 1, CUDA 5)")
+    p.add_argument("--metric-episodes", type=int, default=1000)
+    p.add_argument("--literal-episodes", type=int, default=3)
+    p.add_argument("--skip-model", action="store_true")
+    p.add_argument("--data-root", default=None, help="also time the episode loader on this VOC-layout folder")
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--json", default=None, help="also write the figures to this file")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          "cpu" if args.device == "auto" else args.device)
+    cuda = device.type == "cuda"
+    args.steps = args.steps or (30 if cuda else 3)
+    args.eval_steps = args.eval_steps or (50 if cuda else 3)
+    args.warmup = args.warmup if args.warmup is not None else (5 if cuda else 1)
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+    name = torch.cuda.get_device_name(device) if cuda else f"CPU {platform.processor() or platform.machine()}, " \
+        f"{torch.get_num_threads()} threads"
+    print(f"device: {name}; torch {torch.__version__}; {args.backbone} at {args.size}x{args.size}, 1-way, 1 query")
+    report = {"device": name, "torch": torch.__version__, "args": vars(args), "model": [], "metric": None}
+    if not args.skip_model:
+        print(f"{'shots':>5} {'E':>3} {'amp':>4} | {'train steps/s':>13} {'train ep/s':>10} | "
+              f"{'eval ep/s':>9} | {'train GiB':>9} {'eval GiB':>8}")
+        for K in args.shots:
+            for E in args.episodes_per_step:
+                for amp in [a.strip() == "on" for a in args.amp.split(",")]:
+                    tr, ev = time_train(args, device, K, E, amp), time_eval(args, device, K, E, amp)
+                    report["model"].append({"shots": K, "episodes_per_step": E, "amp": amp, "train": tr, "eval": ev})
+                    mem = (f"{tr['max_mem_gib']:9.2f} {ev['max_mem_gib']:8.2f}" if cuda else f"{'-':>9} {'-':>8}")
+                    print(f"{K:>5} {E:>3} {'on' if amp else 'off':>4} | {tr['steps_per_s']:13.3f} "
+                          f"{tr['episodes_per_s']:10.3f} | {ev['episodes_per_s']:9.3f} | {mem}", flush=True)
+    if args.metric_episodes:
+        m = time_metric(args.metric_episodes, args.literal_episodes)
+        report["metric"] = m
+        print(f"metric, 417x417 1-way: FewShotMeter {1e3 * m['fast_s_per_episode']:.2f} ms/episode "
+              f"({m['fast_s_for_1000']:.2f} s for 1000); official set metric {1e3 * m['literal_s_per_episode']:.0f} "
+              f"ms/episode ({m['literal_s_for_1000']:.0f} s for 1000, from {m['n_literal']}); "
+              f"x{m['speed_up']:.0f}; same numbers: {m['agree']}")
+    if args.data_root:
+        for K in args.shots:
+            rate = time_loader(args.data_root, K, args.size, args.workers, 20)
+            report.setdefault("loader", []).append({"shots": K, "episodes_per_s": rate})
+            print(f"episode loader, {K}-shot, {args.workers} workers: {rate:.1f} episodes/s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

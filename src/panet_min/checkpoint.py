@@ -1,0 +1,167 @@
+"""Files that must survive a crash, and the random state a resumed run needs.
+
+Checkpoints and results are written atomically: to a temporary file in the same
+folder, flushed to disk, then renamed over the old one (``os.replace`` is atomic
+on POSIX and Windows), so a reader sees either the old file or the new one,
+never half of one. Everything stored is tensors, numbers, strings, lists and
+dicts, so ``torch.load(path, weights_only=True)`` reads it back (no pickled code).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def atomic_write_bytes(path, write) -> Path:
+    """Write a file atomically: ``write(f)`` fills a temporary file in the same folder, which is
+    flushed, fsynced and renamed over ``path``. On any error the temporary file is removed and
+    the old ``path`` (if any) is left untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable (not possible on every OS)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+    return path
+
+
+def atomic_save(obj, path) -> Path:
+    """``torch.save(obj, path)``, atomically (see :func:`atomic_write_bytes`)."""
+    return atomic_write_bytes(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write_json(obj, path) -> Path:
+    text = json.dumps(obj, indent=1, allow_nan=False) + "\n"
+    return atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+def portable_path(path) -> str | None:
+    """A path as it may be written into a committed file: relative to the working folder when
+    inside it, ``~/...`` under the home folder, ``$PANET_MIN_SHARED_DATA/...`` under the shared
+    data; else ``.../<name>`` (the machine's folders stay out of committed results)."""
+    if path is None:
+        return None
+    p = Path(path).expanduser().resolve()
+    bases = [(Path.cwd().resolve(), "")]
+    shared = os.environ.get("PANET_MIN_SHARED_DATA")
+    if shared:
+        bases.insert(0, (Path(shared).resolve(), "$PANET_MIN_SHARED_DATA/"))
+    else:
+        from .data.locate import shared_data_dir
+        found = shared_data_dir()
+        if found is not None:
+            bases.insert(0, (found.resolve(), "$PANET_MIN_SHARED_DATA/"))
+    bases.append((Path.home().resolve(), "~/"))
+    for base, prefix in bases:
+        try:
+            rel = p.relative_to(base)
+        except ValueError:
+            continue
+        return (prefix + str(rel)) if prefix else (str(rel) or ".")
+    return f".../{p.name}"
+
+
+def portable_text(text: str) -> str:
+    """``text`` with the shared data folder, the working folder and the home folder written as
+    ``$PANET_MIN_SHARED_DATA``, ``.`` and ``~`` (for descriptions that quote a path)."""
+    from .data.locate import shared_data_dir
+
+    shared = os.environ.get("PANET_MIN_SHARED_DATA") or shared_data_dir()
+    for base, label in ((shared, "$PANET_MIN_SHARED_DATA"), (Path.cwd(), "."), (Path.home(), "~")):
+        if not base or len(Path(base).resolve().parts) < 2:  # never rewrite "/" itself
+            continue
+        for form in {str(Path(base).resolve()), str(base)}:
+            text = re.sub(re.escape(form) + r"(?=/|\s|$|[),;:])", lambda _: label, text)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Random number generators (stored as tensors and plain lists, so torch.load(weights_only=True)
+# reads them back)
+
+def rng_state() -> dict:
+    """The torch (CPU and CUDA), numpy and python global RNG states."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+            "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+            "python": {"version": int(version), "state": list(internal), "gauss_next": gauss_next}}
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` captured."""
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss_next"]))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (the original's ``set_seed``)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+CHECKPOINT_FORMAT = "panet_min.checkpoint/1"
+
+
+def scheduler_state(scheduler) -> dict:
+    """``scheduler.state_dict()`` with MultiStepLR's ``Counter`` stored as a plain dict."""
+    state = dict(scheduler.state_dict())
+    if "milestones" in state:
+        state["milestones"] = {int(k): int(v) for k, v in state["milestones"].items()}
+    return state
+
+
+def load_scheduler_state(scheduler, state: dict) -> None:
+    from collections import Counter
+
+    state = dict(state)
+    if "milestones" in state:
+        state["milestones"] = Counter({int(k): int(v) for k, v in state["milestones"].items()})
+    scheduler.load_state_dict(state)
+
+
+def load_checkpoint(path) -> dict:
+    """Read a checkpoint with ``weights_only=True`` onto the CPU; a clear ValueError when the file
+    is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint not found: {path} (train one with `python -m panet_min.train "
+                         "--out RUN_DIR`, which writes RUN_DIR/checkpoint.pt)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for a truncated or foreign file
+        raise ValueError(f"cannot read checkpoint {path}: {e}") from e

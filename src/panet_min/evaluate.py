@@ -1,0 +1,307 @@
+"""Evaluation: ``python -m panet_min.evaluate`` or ``evaluate(EvalConfig(...))``.
+
+The original protocol (PANet's ``test.py``): ``runs`` = 5 runs of ``episodes`` = 1000 episodes
+from the fold's *test* classes; run r draws its episodes with seed ``seed + r`` (base 1234); per run
+a :class:`~panet_min.metrics.FewShotMeter` gives the class IoUs, their mean over the fold's test
+classes (mean-IoU) and the binary (foreground-background) IoU; the result is the mean and the
+standard deviation over the runs (``np.std``, ddof 0, as the original). The split: the original
+samples test episodes from ``trainaug`` (VOC layout; ``train`` for COCO), later papers from
+``val`` (``--split val``); CamVid uses ``test``. Supports can be dense masks, scribbles or boxes.
+
+The results JSON (schema in ``results/README.md``, checked by :func:`validate_results`) holds the
+config, the data and weights used, per-run and aggregated numbers, per-class IoU with names, wall
+time, device and versions. Numbers depend only on (weights, data, config): the same seed gives the
+same numbers on any number of workers.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import atomic_write_json, load_checkpoint, portable_path, portable_text, seed_everything
+from .config import (BACKBONES, DATASETS, DEVICES, EvalConfig, add_config_arguments, default_split, open_split,
+                     resolve_device)
+from .metrics import FewShotMeter
+from .model import PANet
+
+SCHEMA = "panet_min.results/1"
+TENSOR_KEYS = ("support_images", "support_fg", "support_bg", "query_images", "query_labels")
+
+
+def default_results_path(config: EvalConfig, split: str) -> Path:
+    trained = "notrain" if config.no_train else "trained"
+    return Path("results") / (f"{config.dataset}_fold{config.fold}_{config.ways}way_{config.shots}shot_"
+                              f"{config.annotation}_{split}_{trained}.json")
+
+
+def load_model_weights(model: PANet, state: dict) -> None:
+    """Load a state dict of :class:`PANet` (``encoder.features.N.*``), or an original PANet
+    snapshot (``module.encoder...``): then the conv tensors are copied in order, as the
+    original's encoder initialisation does."""
+    try:
+        model.load_state_dict(state)
+        return
+    except RuntimeError as e:
+        error = e
+    tensors = [v for k, v in state.items() if "encoder" in k and k.endswith(("weight", "bias"))]
+    convs = model.encoder.convs()
+    if len(tensors) != 2 * len(convs) or any(
+            t.shape != p.shape for t, p in zip(tensors, [q for c in convs for q in (c.weight, c.bias)])):
+        raise ValueError(f"checkpoint does not fit the {getattr(model.encoder, 'name', '')} encoder: {error}")
+    with torch.no_grad():
+        for conv, w, b in zip(convs, tensors[0::2], tensors[1::2]):
+            conv.weight.copy_(w)
+            conv.bias.copy_(b)
+
+
+def _build(config: EvalConfig, device: torch.device) -> tuple[PANet, dict]:
+    """The model to evaluate and a description of its weights."""
+    from .backbone import build_encoder
+
+    ckpt, trained_config, step = None, {}, None
+    if config.checkpoint is not None:
+        ckpt = load_checkpoint(config.checkpoint)
+        trained_config = dict(ckpt["config"]) if isinstance(ckpt.get("config"), dict) else {}
+        for key in ("data_root", "out"):
+            if trained_config.get(key):
+                trained_config[key] = portable_path(trained_config[key])
+        step = ckpt.get("step")
+    elif not config.no_train:
+        raise ValueError("give --checkpoint PATH (a trained model) or --no-train (ImageNet initialisation "
+                         "only, the original's 'notrain' experiment)")
+    backbone = config.backbone or trained_config.get("backbone", "vgg16")
+    if trained_config.get("backbone", backbone) != backbone:
+        raise ValueError(f"--backbone {backbone} but {config.checkpoint} holds a {trained_config['backbone']} model")
+    if ckpt is not None:
+        encoder = build_encoder(backbone, None)
+        model = PANet(encoder, alpha=config.alpha, par=False, check_inputs=device.type == "cpu")
+        load_model_weights(model, ckpt["model"] if "model" in ckpt else ckpt)
+        init = ckpt.get("weights_info", "unknown initialisation")
+        info = f"trained by panet_min.train ({step} steps), initialised from: {init}" if step is not None \
+            else f"weights from {Path(config.checkpoint).name}"
+        encoder.weights_info = info
+    else:
+        weights = config.weights or ("imagenet" if backbone == "vgg16" else None)
+        encoder = build_encoder(backbone, None if weights in ("none", "random") else weights)
+        model = PANet(encoder, alpha=config.alpha, par=False, check_inputs=device.type == "cpu")
+    model.to(device).eval()
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    weights = {"backbone": backbone, "weights_info": model.weights_info, "trained": ckpt is not None,
+               "checkpoint": portable_path(config.checkpoint), "checkpoint_step": step,
+               "trained_config": trained_config or None}
+    return model, weights
+
+
+def _std(values) -> float:
+    return float(np.std(values))  # ddof 0, as the original
+
+
+def evaluate(config: EvalConfig) -> dict:
+    """Run the protocol; return the results dict (also written to ``config.out`` or
+    ``results/<auto>.json``). See the module docstring and ``results/README.md``."""
+    from tqdm.auto import tqdm
+
+    from .data import EpisodeDataset, class_names, episode_loader, fold_classes, n_classes
+    from .train import _show_progress
+
+    config = EvalConfig.from_dict(config.to_dict())
+    t_start = time.perf_counter()
+    device = resolve_device(config.device)
+    split = config.split or default_split(config.dataset, train=False)
+    seed_everything(config.seed)  # a randomly initialised model is the same on every call
+    model, weights = _build(config, device)
+    source, description, data_name = open_split(config.dataset, config.data_root, split)
+    classes = fold_classes(config.dataset, config.fold, train=False)
+    names = class_names(config.dataset)
+    amp = torch.autocast(device.type, dtype=torch.bfloat16) if config.amp else contextlib.nullcontext()
+    pin = device.type == "cuda"
+    runs = []
+    for r in range(config.runs):
+        seed = config.seed + r
+        seed_everything(seed)
+        t_run = time.perf_counter()
+        dataset = EpisodeDataset(source, classes, ways=config.ways, shots=config.shots, queries=config.queries,
+                                 n_episodes=config.episodes, seed=seed, image_size=config.image_size,
+                                 train=False, annotation=config.annotation,
+                                 scribble_antialias=config.scribble_antialias,
+                                 scribble_dilation=config.scribble_dilation)
+        meter = FewShotMeter(n_classes(config.dataset))
+        loader = episode_loader(dataset, batch_size=config.batch_size, num_workers=config.workers, pin_memory=pin)
+        bar = tqdm(total=config.episodes, desc=f"run {r + 1}/{config.runs}", unit="episode",
+                   disable=not _show_progress())
+        with torch.inference_mode(), amp:
+            for batch in loader:
+                x = {k: batch[k].to(device, non_blocking=pin) for k in TENSOR_KEYS}
+                out = model(x["support_images"], x["support_fg"], x["support_bg"], x["query_images"])
+                pred = out.logits.argmax(dim=2)  # [B,Q,H,W] episode labels
+                for b, ids in enumerate(batch["class_ids"].tolist()):
+                    meter.record(pred[b], x["query_labels"][b], ids)
+                bar.update(len(pred))
+        bar.close()
+        class_iou, _ = meter.mean_iou(classes)
+        seen = [v for v in class_iou if not math.isnan(v)]
+        if not seen:
+            raise ValueError(f"run {r}: no test class appeared in any query ({config.episodes} episodes)")
+        binary, binary_mean = meter.binary_iou()
+        runs.append({"seed": seed, "mean_iou": float(np.mean(seen)), "binary_iou": binary_mean,
+                     "class_iou": {str(c): (None if math.isnan(v) else v) for c, v in zip(classes, class_iou)},
+                     "binary_class_iou": binary, "unseen_classes": [c for c, v in zip(classes, class_iou)
+                                                                     if math.isnan(v)],
+                     "n_queries": meter.n_records, "wall_time_s": time.perf_counter() - t_run})
+        print(f"run {r + 1}/{config.runs} (seed {seed}): mean-IoU {runs[-1]['mean_iou']:.4f}  "
+              f"binary IoU {binary_mean:.4f}", flush=True)
+
+    per_class = []
+    for c in classes:
+        values = [run["class_iou"][str(c)] for run in runs if run["class_iou"][str(c)] is not None]
+        per_class.append({"id": c, "name": names[c - 1], "mean": float(np.mean(values)) if values else None,
+                          "std": _std(values) if values else None, "n_runs": len(values)})
+    mious, bious = [run["mean_iou"] for run in runs], [run["binary_iou"] for run in runs]
+    results = {
+        "schema": SCHEMA,
+        "config": {**config.to_dict(), "data_root": portable_path(config.data_root),
+                   "checkpoint": portable_path(config.checkpoint), "out": portable_path(config.out)},
+        "data": {"dataset": data_name, "description": portable_text(description), "split": split, "fold": config.fold,
+                 "test_classes": classes, "class_names": [names[c - 1] for c in classes],
+                 "annotation": config.annotation},
+        "model": weights,
+        "protocol": {"ways": config.ways, "shots": config.shots, "queries": config.queries,
+                     "runs": config.runs, "episodes": config.episodes, "seeds": [run["seed"] for run in runs],
+                     "image_size": config.image_size, "metric": "FewShotMeter (official Metric, vectorised)"},
+        "runs": runs,
+        "mean_iou": {"mean": float(np.mean(mious)), "std": _std(mious)},
+        "binary_iou": {"mean": float(np.mean(bious)), "std": _std(bious)},
+        "class_iou": per_class,
+        "wall_time_s": time.perf_counter() - t_start,
+        "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                   else f"cpu ({platform.processor() or platform.machine()})"),
+        "amp": config.amp, "batch_size": config.batch_size,
+        "torch_version": torch.__version__,
+        "panet_min_version": _version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    validate_results(results)
+    out = Path(config.out) if config.out else default_results_path(config, split)
+    atomic_write_json(results, out)
+    print(f"mean-IoU {results['mean_iou']['mean']:.4f} +- {results['mean_iou']['std']:.4f}  binary IoU "
+          f"{results['binary_iou']['mean']:.4f} +- {results['binary_iou']['std']:.4f}  -> {out}", flush=True)
+    return results
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+def _iou_or_none(x) -> bool:
+    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool) and 0.0 <= x <= 1.0)
+
+
+def validate_results(d: dict) -> dict:
+    """Check a results dict against the schema of ``results/README.md``; returns it, or raises
+    ValueError listing every problem (chapters call this before they plot a JSON)."""
+    problems = []
+
+    def need(obj, key, kind, where):
+        if not isinstance(obj, dict) or key not in obj:
+            problems.append(f"{where}: missing '{key}'")
+            return None
+        if not isinstance(obj[key], kind) or isinstance(obj[key], bool) and kind in (int, float, (int, float)):
+            expected = getattr(kind, "__name__", "number")
+            problems.append(f"{where}.{key}: expected {expected}, got {type(obj[key]).__name__}")
+            return None
+        return obj[key]
+
+    if not isinstance(d, dict):
+        raise ValueError(f"results must be a dict, got {type(d).__name__}")
+    if d.get("schema") != SCHEMA:
+        problems.append(f"schema: expected {SCHEMA!r}, got {d.get('schema')!r}")
+    for key in ("config", "data", "model", "protocol"):
+        need(d, key, dict, "results")
+    data, protocol, model = d.get("data", {}), d.get("protocol", {}), d.get("model", {})
+    for key, kind in (("dataset", str), ("description", str), ("split", str), ("fold", int),
+                      ("test_classes", list), ("class_names", list), ("annotation", str)):
+        need(data, key, kind, "data")
+    for key, kind in (("ways", int), ("shots", int), ("queries", int), ("runs", int), ("episodes", int),
+                      ("seeds", list), ("image_size", int)):
+        need(protocol, key, kind, "protocol")
+    for key, kind in (("backbone", str), ("weights_info", str), ("trained", bool)):
+        need(model, key, kind, "model")
+    if model.get("backbone") not in BACKBONES:
+        problems.append(f"model.backbone: {model.get('backbone')!r} is not one of {BACKBONES}")
+    runs = need(d, "runs", list, "results") or []
+    if isinstance(protocol.get("runs"), int) and len(runs) != protocol["runs"]:
+        problems.append(f"runs: {len(runs)} entries but protocol.runs = {protocol['runs']}")
+    classes = [str(c) for c in data.get("test_classes", [])]
+    for i, run in enumerate(runs):
+        for key in ("mean_iou", "binary_iou"):
+            if not _iou_or_none(need(run, key, (int, float), f"runs[{i}]")):
+                problems.append(f"runs[{i}].{key} outside [0, 1]")
+        need(run, "seed", int, f"runs[{i}]")
+        class_iou = need(run, "class_iou", dict, f"runs[{i}]") or {}
+        if sorted(class_iou) != sorted(classes):
+            problems.append(f"runs[{i}].class_iou: keys {sorted(class_iou)} differ from the test classes {classes}")
+        if not all(_iou_or_none(v) for v in class_iou.values()):
+            problems.append(f"runs[{i}].class_iou: values must be IoUs in [0, 1] or null")
+    for key in ("mean_iou", "binary_iou"):
+        agg = need(d, key, dict, "results") or {}
+        for stat in ("mean", "std"):
+            if not _iou_or_none(need(agg, stat, (int, float), key)):
+                problems.append(f"{key}.{stat} outside [0, 1]")
+    per_class = need(d, "class_iou", list, "results") or []
+    if [str(c.get("id")) for c in per_class if isinstance(c, dict)] != classes:
+        problems.append("class_iou: ids must list the test classes in order")
+    for c in per_class:
+        if not (isinstance(c, dict) and isinstance(c.get("name"), str) and _iou_or_none(c.get("mean"))
+                and _iou_or_none(c.get("std"))):
+            problems.append(f"class_iou entry {c!r}: needs id, name, mean and std in [0, 1]")
+    for key, kind in (("wall_time_s", (int, float)), ("device", str), ("torch_version", str),
+                      ("panet_min_version", str), ("date", str)):
+        need(d, key, kind, "results")
+    if problems:
+        raise ValueError("results do not follow the schema (results/README.md):\n  " + "\n  ".join(problems))
+    return d
+
+
+HELP = {
+    "split": "test split (default: trainaug for VOC layout as the original, train for COCO, test for CamVid; "
+             "or val)", "annotation": "support annotation: mask | scribble | bbox",
+    "checkpoint": "checkpoint.pt of panet_min.train (or a state dict)",
+    "no_train": "ImageNet initialisation only (the original's notrain)",
+    "runs": "runs, run r seeded with seed + r", "episodes": "episodes per run",
+    "backbone": "vgg16 | small (default: the checkpoint's, else vgg16)",
+    "weights": "with --no-train: imagenet | none | PATH (default: imagenet for vgg16)",
+    "fold": "class fold (PASCAL-5i / COCO-20i: 0-3, CamVid: 0-1)", "workers": "data loader processes",
+    "scribble_antialias": "the original's antialiased scribble resize",
+    "scribble_dilation": "the original's minimum filter on scribbles (pixels)",
+    "batch_size": "episodes per forward pass", "amp": "bf16 autocast",
+    "out": "results JSON (default results/<auto>.json)",
+    "data_root": "the dataset's folder (default: find it under data/)",
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m panet_min.evaluate", description=__doc__.split("\n\n")[0])
+    add_config_arguments(parser, EvalConfig, HELP, choices={"annotation": ("mask", "scribble", "bbox"),
+                                                            "backbone": BACKBONES, "dataset": DATASETS,
+                                                            "device": DEVICES})
+    try:
+        evaluate(EvalConfig(**vars(parser.parse_args(argv))))
+    except ValueError as e:
+        print(f"panet_min.evaluate: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

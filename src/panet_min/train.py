@@ -1,0 +1,317 @@
+"""Training: ``python -m panet_min.train`` or ``train(TrainConfig(...))``.
+
+The original protocol by default (PANet's ``train.py``): VGG-16 from ImageNet weights, 1-way
+1-shot with 1 query, one episode per step from the fold's *training* classes, 30 000 steps of SGD
+(lr 1e-3, momentum 0.9, weight decay 5e-4 on all parameters), lr x0.1 after 10 000 and 20 000
+steps, loss = cross-entropy on the query (ignore 255) + ``par_weight`` x PAR loss.
+
+What it writes to ``RUN_DIR`` (rank 0 only):
+
+- ``config.json``: the effective :class:`~panet_min.config.TrainConfig`;
+- ``checkpoint.pt`` every ``checkpoint_every`` steps and at the end, written atomically:
+  ``model``, ``optimizer``, ``scheduler`` state dicts, ``step`` (steps done), ``rng`` (torch,
+  numpy, python states), ``config``, ``weights_info``, ``format``; ``torch.load(weights_only=True)``;
+- ``log.jsonl``, one JSON object a line: ``{"event": "start", ...}``; every ``log_every`` steps
+  ``{"event": "step", "step", "loss", "query_loss", "par_loss", "lr", "steps_per_s"}`` (losses
+  averaged over the steps since the last line), plus every ``proto_dist_every`` steps
+  ``"proto_dist"`` (in the next line): the mean Euclidean distance between the support foreground prototype and the
+  query foreground prototype pooled with the query's *true* mask (what the paper plots to show
+  that PAR pulls the two together); ``{"event": "end", "param_digests": [one per rank], ...}``.
+
+Resuming (``--resume``): episode e of step s is episode ``(s * W + rank) * E + e`` of a dataset
+whose episodes depend on (seed, index) only, so the data stream needs no state besides the step;
+with the optimizer, scheduler and RNG states restored, N straight steps and N/2 + resume to N give
+bit-identical weights on CPU. A killed run loses at most the steps since its last checkpoint.
+
+Fast path (CUDA): ``--amp`` (bf16 autocast), ``--channels-last``, ``--episodes-per-step E``,
+``--workers`` with pinned memory and non-blocking copies, ``--compile`` (the encoder), no host
+sync between log lines (the model's input checks are off on CUDA: the episodes are valid by
+construction). E > 1 averages the loss over E episodes, i.e. a batch of E at the same lr: not the
+original protocol. Multi-GPU: ``torchrun --nproc_per_node P -m panet_min.train ...``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from . import distributed
+from .backbone import build_encoder
+from .checkpoint import (CHECKPOINT_FORMAT, atomic_save, load_checkpoint, load_scheduler_state, portable_text,
+                         rng_state, scheduler_state, seed_everything, set_rng_state)
+from .config import (BACKBONES, DATASETS, DEVICES, TrainConfig, add_config_arguments, default_split, open_split,
+                     resolve_device)
+from .model import PANet, query_loss
+from .prototypes import EPS, masked_average_pooling
+
+# Settings a resumed run may change; every other one must match the checkpoint's.
+RESUMABLE = ("iters", "checkpoint_every", "log_every", "proto_dist_every", "workers", "device",
+             "out", "data_root", "compile")
+TENSOR_KEYS = ("support_images", "support_fg", "support_bg", "query_images", "query_labels")
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    return Path("runs") / f"{config.dataset}_fold{config.fold}_{config.ways}way_{config.shots}shot"
+
+
+def build_model(config, device: torch.device) -> PANet:
+    """PANet with the configured encoder and weights, on ``device``."""
+    weights = None if config.weights in (None, "none", "random") else config.weights
+    encoder = build_encoder(config.backbone, weights)
+    model = PANet(encoder, alpha=config.alpha, par=getattr(config, "par_weight", 0) > 0,
+                  check_inputs=device.type == "cpu")
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
+def prototype_distance(model: PANet, query_images: torch.Tensor, query_labels: torch.Tensor,
+                       support_fg: torch.Tensor) -> torch.Tensor:
+    """Mean ``||p_support - p_query||_2`` over the (episode, way) pairs whose class is in a query.
+
+    ``query_images [B,Q,3,H,W]``, ``query_labels [B,Q,H,W]`` (0..N, 255), ``support_fg [B,N,C]``
+    (the model's foreground prototypes). Query prototype of way n = masked average pooling
+    (eq. 1) of the query features with the true mask ``label == n``, summed over the Q queries.
+    A scalar tensor (NaN when no query shows any of its ways).
+    """
+    B, Q = query_images.shape[:2]
+    N = support_fg.shape[1]
+    with torch.no_grad():
+        feats = model.encoder(query_images.flatten(0, 1)).float()
+        feats = feats.reshape(B, 1, Q, *feats.shape[1:]).expand(B, N, Q, *feats.shape[1:])
+        ways = torch.arange(1, N + 1, device=query_labels.device).view(1, N, 1, 1, 1)
+        masks = (query_labels.unsqueeze(1) == ways).float()  # [B,N,Q,H,W]
+        area = masks.sum(dim=(-2, -1))  # [B,N,Q]
+        pooled = masked_average_pooling(feats, masks)  # [B,N,Q,C]
+        query_fg = (pooled * (area + EPS).unsqueeze(-1)).sum(2) / (area.sum(2) + EPS).unsqueeze(-1)
+        dist = (query_fg - support_fg.detach().float()).norm(dim=-1)  # [B,N]
+        present = area.sum(2) > 0
+        return (dist * present).sum() / present.sum()
+
+
+def _check_resume(config: TrainConfig, saved: dict, path: Path) -> None:
+    for key, value in saved.items():
+        if key not in RESUMABLE and getattr(config, key, value) != value:
+            raise ValueError(f"cannot resume {path}: {key}={getattr(config, key)!r} but the run was "
+                             f"started with {key}={value!r} (a resumed run keeps its settings; only "
+                             f"{', '.join(RESUMABLE)} may change)")
+
+
+def _step_loader(dataset, start: int, config: TrainConfig, world, pin: bool) -> DataLoader:
+    from .data import collate_episodes
+
+    E = config.episodes_per_step
+    order = [distributed.episode_index(s, world.rank, world.world_size, E, e)
+             for s in range(start, config.iters) for e in range(E)]
+    extra = {"persistent_workers": True, "prefetch_factor": 4} if config.workers > 0 else {}
+    return DataLoader(dataset, batch_size=E, sampler=order, num_workers=config.workers,
+                      collate_fn=collate_episodes, pin_memory=pin, drop_last=False, **extra)
+
+
+class _Log:
+    """Appends JSON lines (rank 0 only). On resume, keeps the lines up to the checkpoint's step
+    (what comes after is trained again) and drops a line cut short by a kill."""
+
+    def __init__(self, path: Path, enabled: bool, keep_step: int | None):
+        self.path, self.enabled = path, enabled
+        if enabled and keep_step is not None and path.is_file():
+            kept = []
+            for line in path.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if record.get("event") != "end" and record.get("step", 0) <= keep_step:
+                    kept.append(line)
+            path.write_text("".join(line + "\n" for line in kept))
+        elif enabled:
+            path.write_text("")
+
+    def write(self, **record) -> None:
+        if self.enabled:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+def _show_progress() -> bool:
+    return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
+
+
+def train(config: TrainConfig, resume: bool = False) -> Path:
+    """Train PANet as ``config`` says; returns the run folder (see the module docstring).
+
+    ``resume``: continue from ``RUN_DIR/checkpoint.pt`` to ``config.iters`` steps.
+    """
+    config = TrainConfig.from_dict(config.to_dict())  # a private, validated copy
+    device = resolve_device(config.device)
+    world = distributed.init(device.type)
+    try:
+        if world.distributed and device.type == "cuda":
+            device = torch.device("cuda", world.local_rank)
+        return _train(config, resume, device, world)
+    finally:
+        distributed.close(world)
+
+
+def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Path:
+    run_dir = Path(config.out) if config.out else default_run_dir(config)
+    config.out = str(run_dir)
+    config.device = device.type
+    ckpt_path = run_dir / "checkpoint.pt"
+    checkpoint = None
+    if resume:
+        checkpoint = load_checkpoint(ckpt_path)
+        _check_resume(config, checkpoint["config"], ckpt_path)
+        if int(checkpoint["step"]) >= config.iters:
+            raise ValueError(f"{ckpt_path} is already at step {checkpoint['step']} >= --iters {config.iters}: "
+                             "pass a larger --iters to train further")
+    elif ckpt_path.exists():
+        raise ValueError(f"{run_dir} already holds a checkpoint: pass --resume to continue that run, "
+                         "or choose another --out")
+
+    seed_everything(config.seed)
+    split = config.train_split or default_split(config.dataset, train=True)
+    source, description, _ = open_split(config.dataset, config.data_root, split)
+    from .data import EpisodeDataset, fold_classes
+
+    E, W = config.episodes_per_step, world.world_size
+    dataset = EpisodeDataset(source, fold_classes(config.dataset, config.fold, train=True), ways=config.ways,
+                             shots=config.shots, queries=config.queries, n_episodes=config.iters * E * W,
+                             seed=config.seed, image_size=config.image_size, train=True)
+    model = build_model(config, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=config.milestones, gamma=config.gamma)
+    start = 0
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        load_scheduler_state(scheduler, checkpoint["scheduler"])
+        set_rng_state(checkpoint["rng"])
+        start = int(checkpoint["step"])
+        model.encoder.weights_info = checkpoint.get("weights_info", model.weights_info)
+    if config.compile:
+        model.encoder.compile()
+    net = model
+    if world.distributed:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    if world.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(config.to_json() + "\n")
+    log = _Log(run_dir / "log.jsonl", world.is_main, start if resume else None)
+    log.write(event="resume" if resume else "start", step=start, data=portable_text(description), split=split,
+              weights_info=model.weights_info, world_size=W, device=str(device), torch=torch.__version__)
+
+    def save(step: int) -> None:
+        if world.is_main:
+            atomic_save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "scheduler": scheduler_state(scheduler),
+                         "step": step, "rng": rng_state(), "config": config.to_dict(),
+                         "weights_info": model.weights_info}, ckpt_path)
+        distributed.barrier(world)
+
+    model.train()
+    amp = torch.autocast(device.type, dtype=torch.bfloat16) if config.amp else contextlib.nullcontext()
+    pin = device.type == "cuda"
+    sums = torch.zeros(3, device=device)  # loss, query loss, PAR loss since the last log line
+    n_summed, proto_dist, t_last, step = 0, None, time.perf_counter(), start
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=config.iters, initial=start, desc="train", unit="step",
+               disable=not (world.is_main and _show_progress()))
+    for step, batch in enumerate(_step_loader(dataset, start, config, world, pin), start=start):
+        x = {k: batch[k].to(device, non_blocking=pin) for k in TENSOR_KEYS}
+        with amp:
+            out = net(x["support_images"], x["support_fg"], x["support_bg"], x["query_images"])
+        q_loss = query_loss(out.logits.float(), x["query_labels"])
+        loss = q_loss + config.par_weight * out.par_loss.float()
+        done = step + 1
+        if done % config.proto_dist_every == 0 or done == config.iters:
+            with amp:
+                proto_dist = prototype_distance(model, x["query_images"], x["query_labels"], out.prototypes[1])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        sums += torch.stack([loss.detach(), q_loss.detach(), out.par_loss.detach().float()])
+        n_summed += 1
+        bar.update(1)
+        if done % config.log_every == 0 or done == config.iters:
+            now = time.perf_counter()
+            loss_v, q_v, par_v = (sums / n_summed).tolist()  # the one host sync per log line
+            record = {"step": done, "loss": loss_v, "query_loss": q_v, "par_loss": par_v,
+                      "lr": optimizer.param_groups[0]["lr"], "steps_per_s": n_summed / (now - t_last)}
+            if proto_dist is not None:
+                value = float(proto_dist)
+                record["proto_dist"] = value if value == value else None  # NaN -> null
+                proto_dist = None
+            log.write(event="step", **record)
+            bar.set_postfix(loss=f"{loss_v:.4f}", steps_s=f"{record['steps_per_s']:.2f}")
+            if bar.disable and world.is_main:
+                print(f"step {done}/{config.iters}  loss {loss_v:.4f}  (query {q_v:.4f}, PAR {par_v:.4f})  "
+                      f"lr {record['lr']:.2e}  {record['steps_per_s']:.2f} steps/s", flush=True)
+            sums.zero_()
+            n_summed, t_last = 0, now
+        if done % config.checkpoint_every == 0 or done == config.iters:
+            save(done)
+    bar.close()
+    digests = distributed.gather_digests(world, model)
+    log.write(event="end", step=config.iters, param_digests=digests)
+    if world.is_main:
+        print(f"panet_min.train: {config.iters} steps done; run folder {run_dir}", flush=True)
+    return run_dir
+
+
+HELP = {
+    "dataset": "pascal | coco | camvid | synthetic (a generated VOC-format root also works as pascal)",
+    "data_root": "the dataset's folder (default: find it under data/, see panet_min.data.locate)",
+    "fold": "class fold (PASCAL-5i / COCO-20i: 0-3, CamVid: 0-1)", "iters": "training steps",
+    "weights": "imagenet | none | PATH (default: imagenet for vgg16, none for small)",
+    "backbone": "vgg16 (the paper's) | small (CPU demos)", "out": "run folder (default runs/<auto>)",
+    "episodes_per_step": "episodes per optimizer step (1 = the original)",
+    "workers": "data loader processes", "checkpoint_every": "write RUN_DIR/checkpoint.pt every N steps",
+    "log_every": "write a log line every N steps (the only host sync)", "channels_last": "channels-last memory format",
+    "amp": "bf16 autocast", "compile": "torch.compile the encoder",
+    "milestones": "steps after which lr is multiplied by --gamma",
+    "proto_dist_every": "log the support-query prototype distance every M steps",
+    "train_split": "split to draw episodes from (trainaug for VOC layout, train for COCO/CamVid)",
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m panet_min.train", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(parser, TrainConfig, HELP,
+                         choices={"dataset": DATASETS, "backbone": BACKBONES, "device": DEVICES})
+    parser.add_argument("--resume", action="store_true", help="continue RUN_DIR/checkpoint.pt (--out)")
+    args = vars(parser.parse_args(argv))
+    resume = args.pop("resume", False)
+    try:
+        if resume:
+            out = Path(args.get("out") or default_run_dir(TrainConfig(**{k: v for k, v in args.items()
+                                                                         if k != "out"})))
+            saved = out / "config.json"
+            if not saved.is_file():
+                raise ValueError(f"--resume: no run to resume in {out} ({saved} is missing)")
+            config = TrainConfig.from_dict({**json.loads(saved.read_text()), **args, "out": str(out)})
+        else:
+            config = TrainConfig(**args)
+        train(config, resume=resume)
+    except ValueError as e:
+        print(f"panet_min.train: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

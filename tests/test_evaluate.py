@@ -1,0 +1,142 @@
+"""Evaluation engine: the protocol's numbers against the literal set-based metric, determinism,
+the results schema, checkpoints and weak supports."""
+import copy
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from panet_min.config import EvalConfig, TrainConfig
+from panet_min.evaluate import load_model_weights, validate_results, evaluate
+from panet_min.train import build_model, train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_panet import SetMetric  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():  # fast and reproducible on a shared 2-core machine (see benchmarks/README.md)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(root, out, **kw) -> EvalConfig:
+    base = dict(dataset="pascal", data_root=str(root), backbone="small", no_train=True, runs=2, episodes=5,
+                image_size=40, device="cpu", out=str(out))
+    base.update(kw)
+    return EvalConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def results(synthetic_voc_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "r.json"
+    return evaluate(tiny(synthetic_voc_root, out)), out
+
+
+def test_numbers_match_the_literal_metric(synthetic_voc_root, results):
+    res, _ = results
+    from panet_min.backbone import build_encoder
+    from panet_min.checkpoint import seed_everything
+    from panet_min.data import EpisodeDataset, open_source
+    from panet_min.model import PANet
+
+    seed_everything(1234)  # the evaluation seeds before it builds the (random) small encoder
+    model = PANet(build_encoder("small")).eval()
+    source = open_source("pascal", synthetic_voc_root, "trainaug")
+    for r in range(2):
+        ds = EpisodeDataset(source, [1, 2, 3, 4, 5], n_episodes=5, seed=1234 + r, image_size=40)
+        metric = SetMetric(20)
+        with torch.no_grad():
+            for i in range(5):  # one episode at a time, as the original test loop
+                ep = ds[i]
+                out = model(ep["support_images"][None], ep["support_fg"][None], ep["support_bg"][None],
+                            ep["query_images"][None])
+                metric.record(out.logits[0, 0].argmax(0).numpy(), ep["query_labels"][0].numpy(),
+                              ep["class_ids"].tolist())
+        with np.errstate(invalid="ignore"):  # a class no query showed: 0/0, as the original
+            class_iou, _ = metric.miou([1, 2, 3, 4, 5])
+        seen = class_iou[~np.isnan(class_iou)]
+        run = res["runs"][r]
+        assert run["seed"] == 1234 + r
+        assert run["mean_iou"] == pytest.approx(seen.mean(), abs=1e-12)
+        assert run["binary_iou"] == pytest.approx(metric.binary()[1], abs=1e-12)
+        assert run["unseen_classes"] == [c for c, v in zip([1, 2, 3, 4, 5], class_iou) if np.isnan(v)]
+    mious = [run["mean_iou"] for run in res["runs"]]
+    assert res["mean_iou"]["mean"] == pytest.approx(np.mean(mious))
+    assert res["mean_iou"]["std"] == pytest.approx(np.std(mious))  # ddof 0, as the original
+
+
+def test_same_seed_same_numbers(synthetic_voc_root, results, tmp_path):
+    res, _ = results
+    again = evaluate(tiny(synthetic_voc_root, tmp_path / "again.json"))
+    for key in ("runs", "mean_iou", "binary_iou", "class_iou"):
+        strip = [{k: v for k, v in run.items() if k != "wall_time_s"} for run in again["runs"]] \
+            if key == "runs" else again[key]
+        ref = [{k: v for k, v in run.items() if k != "wall_time_s"} for run in res["runs"]] \
+            if key == "runs" else res[key]
+        assert strip == ref
+    other = evaluate(tiny(synthetic_voc_root, tmp_path / "other.json", seed=99, runs=1))
+    assert other["protocol"]["seeds"] == [99]
+    # batching episodes changes nothing but speed
+    batched = evaluate(tiny(synthetic_voc_root, tmp_path / "b.json", batch_size=3))
+    for a, b in zip(batched["runs"], res["runs"]):
+        assert a["mean_iou"] == pytest.approx(b["mean_iou"], abs=1e-6)
+
+
+def test_results_schema(results):
+    res, path = results
+    on_disk = json.loads(Path(path).read_text())
+    assert validate_results(on_disk) is on_disk
+    assert on_disk["data"] == {"dataset": "synthetic", "description": on_disk["data"]["description"],
+                               "split": "trainaug", "fold": 0, "test_classes": [1, 2, 3, 4, 5],
+                               "class_names": ["aeroplane", "bicycle", "bird", "boat", "bottle"],
+                               "annotation": "mask"}
+    assert "generated" in on_disk["data"]["description"]
+    assert on_disk["model"]["trained"] is False and on_disk["model"]["backbone"] == "small"
+    assert [c["name"] for c in on_disk["class_iou"]] == on_disk["data"]["class_names"]
+    assert EvalConfig.from_dict(on_disk["config"]).runs == 2
+    broken = copy.deepcopy(on_disk)
+    del broken["runs"]
+    broken["mean_iou"]["mean"] = 1.5
+    broken["class_iou"][0]["id"] = 7
+    with pytest.raises(ValueError) as err:
+        validate_results(broken)
+    for problem in ("missing 'runs'", "mean_iou.mean outside [0, 1]", "class_iou: ids"):
+        assert problem in str(err.value)
+    with pytest.raises(ValueError, match="schema"):
+        validate_results({**on_disk, "schema": "something/0"})
+
+
+def test_checkpoint_and_weak_supports(synthetic_voc_root, tmp_path):
+    run = train(TrainConfig(dataset="pascal", data_root=str(synthetic_voc_root), backbone="small", image_size=40,
+                            iters=2, device="cpu", out=str(tmp_path / "run"), log_every=1))
+    for annotation in ("bbox", "scribble"):
+        res = evaluate(tiny(synthetic_voc_root, tmp_path / f"{annotation}.json", no_train=False, backbone=None,
+                            checkpoint=str(run / "checkpoint.pt"), annotation=annotation, runs=1, episodes=2))
+        assert res["model"]["trained"] and res["model"]["checkpoint_step"] == 2
+        assert res["model"]["backbone"] == "small"  # taken from the checkpoint's config
+        assert res["data"]["annotation"] == annotation
+        assert "trained by panet_min.train (2 steps)" in res["model"]["weights_info"]
+    with pytest.raises(ValueError, match="--checkpoint PATH"):
+        evaluate(tiny(synthetic_voc_root, tmp_path / "x.json", no_train=False))
+    with pytest.raises(ValueError, match="holds a small model"):
+        evaluate(tiny(synthetic_voc_root, tmp_path / "x.json", no_train=False, backbone="vgg16",
+                      checkpoint=str(run / "checkpoint.pt")))
+
+
+def test_load_an_original_style_snapshot():
+    # the original saves nn.DataParallel(FewShotSeg) state dicts: other key names, same conv order
+    src = build_model(TrainConfig(backbone="small", device="cpu"), torch.device("cpu"))
+    snapshot = {f"module.encoder.backbone.{k}": v.clone() for k, v in src.state_dict().items()}
+    torch.manual_seed(1)
+    dst = build_model(TrainConfig(backbone="small", device="cpu"), torch.device("cpu"))
+    load_model_weights(dst, snapshot)
+    for a, b in zip(src.state_dict().values(), dst.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="does not fit"):
+        load_model_weights(dst, {"module.encoder.x.weight": torch.zeros(3)})
