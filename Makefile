@@ -10,9 +10,8 @@ STAMP   := $(VENV)/.installed-stamp
 SHARED_DATA ?= ../shared/data
 export PANET_MIN_SHARED_DATA := $(abspath $(SHARED_DATA))
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
-.PHONY: book test test-unit test-book setup weights data benchmark clean
+.PHONY: book test test-unit test-book test-html html setup weights data benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -35,16 +34,26 @@ data: setup
 
 book: setup weights data
 	$(VPY) tools/execute_book.py
-	$(VENV)/bin/jupyter-book build . --path-output _build/..
+	$(VENV)/bin/jupyter-book build . -q
 	@echo "Book built: _build/html/index.html"
 
 test-unit: setup weights data
-	$(VPY) -m pytest -q tests
+	$(VPY) -m pytest -q -p no:cacheprovider tests --ignore=tests/test_book_html.py
 
 test-book: setup weights data
 	$(VPY) -m pytest -q --nbval-lax --nbval-sanitize-with book/sanitize.cfg -p no:cacheprovider book
 
-test: test-unit test-book
+# The rendered HTML, checked as a reader would (tests/test_book_html.py): pages, figures, Colab
+# links, and MathJax rendered in headless Chromium (installed here on Debian when missing).
+html: setup
+	$(VENV)/bin/jupyter-book build . -q
+
+test-html: html
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || true
+	$(VPY) -m pytest -q -p no:cacheprovider tests/test_book_html.py
+
+test: test-unit test-book test-html
 
 benchmark: setup weights
 	$(VPY) benchmarks/bench.py

@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 
 from panet_min.data.classlists import write_class_lists
-from panet_min.data.download import download, mark_done, safe_extract, step_done
+from panet_min.data.download import download, run_steps, safe_extract
 
 COCO_URLS = {
     "annotations": "http://images.cocodataset.org/annotations/annotations_trainval2014.zip",
@@ -89,13 +89,7 @@ def prepare_coco(root, urls: dict | None = None, fetch=None, log=print) -> Path:
                       lambda url=url, archive=archive, folder=folder:
                       _extract_into(download(url, archive, None, fetch), root, folder)))
     steps.append(("lists", lambda: write_lists(root)))
-    for name, run in steps:
-        if step_done(state, name):
-            log(f"[skip] {name}: done before")
-            continue
-        log(f"[run ] {name}")
-        run()
-        mark_done(state, name)
+    run_steps(state, steps, log)
     log(f"COCO 2014 ready in {root} (class lists in {root / 'lists'})")
     return root
 

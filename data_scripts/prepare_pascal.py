@@ -28,7 +28,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from panet_min.data.classlists import build_class_lists, read_id_list, read_label, write_class_lists
-from panet_min.data.download import download, mark_done, safe_extract, step_done
+from panet_min.data.download import download, run_steps, safe_extract
 from panet_min.data.scribbles import scribble_folder
 
 VOC_URL = "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"
@@ -163,13 +163,7 @@ def prepare_pascal(root, seed: int = 0, scribbles: bool = True, workers: int | N
             shutil.rmtree(voc / "ScribbleAugAuto", ignore_errors=True)
             partial.replace(voc / "ScribbleAugAuto")
         steps.append((f"scribbles_seed{seed}", make_scribbles))
-    for name, run in steps:
-        if step_done(state, name):
-            log(f"[skip] {name}: done before")
-            continue
-        log(f"[run ] {name}")
-        run()
-        mark_done(state, name)
+    run_steps(state, steps, log)
     counts = {s: len(read_id_list(voc / "ImageSets" / "Segmentation" / f"{s}.txt")) for s in SPLITS}
     (voc / "panet_min_prepared.json").write_text(json.dumps({"splits": counts, "scribble_seed": seed,
                                                              "scribbles": scribbles}, indent=1) + "\n")

@@ -97,6 +97,15 @@ def test_prototype_distance_plot():
         curves.plot_prototype_distance({"a": [{"step": 1, "loss": 1.0}]})
 
 
+def test_prototype_distance_smoothed_line_is_the_moving_average():
+    fig = curves.plot_prototype_distance({"a": RECORDS}, smooth=2)
+    raw, smoothed = fig.axes[0].lines
+    np.testing.assert_array_equal(raw.get_ydata(), [3.0, 2.0])
+    np.testing.assert_allclose(smoothed.get_ydata(), [3.0, 2.5])
+    assert smoothed.get_label() == "a" and raw.get_label().startswith("_")
+    plt.close(fig)
+
+
 def test_class_iou_bars_heights_errors_and_missing():
     names = ["Sky", "Pole", "Car"]
     fig = curves.plot_class_iou(names, {"1-shot": ([0.5, np.nan, 0.25], [0.1, np.nan, 0.05]),

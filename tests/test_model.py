@@ -67,7 +67,7 @@ def test_equals_the_original_loops(B, N, K, Q):
     assert out.logits.shape == (B, Q, 1 + N, 24, 20)
     assert out.low_res_logits.shape == (B, Q, 1 + N, 3, 3)
     assert torch.allclose(out.logits, want_logits, atol=1e-9)
-    assert out.par_loss.detach().item() == pytest.approx(float(want_align), rel=1e-9, abs=1e-12)
+    assert out.par_loss.detach().item() == pytest.approx(float(torch.as_tensor(want_align).detach()), rel=1e-9, abs=1e-12)
 
 
 def test_eval_mode_and_par_off_give_zero_par():

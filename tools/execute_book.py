@@ -11,10 +11,12 @@ rendered book shows and nbval checks. Prints the time each chapter took.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
+import nbformat
 import papermill as pm
 import yaml
 
@@ -27,6 +29,15 @@ def toc_notebooks() -> list[Path]:
     return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
 
 
+def strip_machine_paths(path: Path) -> None:
+    """Drop papermill's record of where the notebook was run (an absolute path of this machine)."""
+    nb = nbformat.read(path, as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        meta.pop(key, None)
+    nbformat.write(nb, path)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="*", type=Path)
@@ -34,6 +45,8 @@ def main(argv=None) -> int:
                     help="a papermill parameter for every chapter (value parsed as YAML)")
     args = ap.parse_args(argv)
     params = {k: yaml.safe_load(v) for k, v in args.p}
+    # Figures must reach the notebook: an inherited MPLBACKEND=Agg would swallow them.
+    os.environ.pop("MPLBACKEND", None)
     notebooks = [p.resolve() for p in args.notebooks] or toc_notebooks()
     total = time.time()
     for nb in notebooks:
@@ -41,6 +54,7 @@ def main(argv=None) -> int:
         print(f"executing {nb.relative_to(ROOT)} ...", flush=True)
         pm.execute_notebook(str(nb), str(nb), parameters=params, cwd=str(nb.parent), kernel_name="python3",
                             progress_bar=False, request_save_on_cell_execute=False)
+        strip_machine_paths(nb)
         print(f"  done in {time.time() - start:.0f} s", flush=True)
     print(f"{len(notebooks)} chapters executed in {time.time() - total:.0f} s")
     return 0

@@ -49,9 +49,10 @@ class FewShotMeter:
             z = torch.zeros(self.n_classes + 1, dtype=torch.float64, device=device)
             self.tp, self.fp, self.fn = z.clone(), z.clone(), z.clone()
 
-    def record(self, pred, target, class_ids) -> None:
+    def record(self, pred, target, class_ids, check: bool = True) -> None:
         """``pred [H,W]`` or ``[Q,H,W]`` in {0..N}; ``target`` the same shape in {0..N, 255};
-        ``class_ids``: the N global ids of the episode's ways, in way order."""
+        ``class_ids``: the N global ids of the episode's ways, in way order.
+        ``check=False`` skips the value-range check (a host sync on a GPU) for data known valid."""
         pred, target = _as_tensor(pred), _as_tensor(target).to(device=_as_tensor(pred).device)
         if pred.shape != target.shape:
             raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
@@ -64,8 +65,8 @@ class FewShotMeter:
             raise ValueError(f"class ids {ids} outside 1..{self.n_classes}")
         L = len(ids) + 1
         pred, target = pred.long(), target.long()
-        bad = (pred < 0) | (pred >= L) | (((target < 0) | (target >= L)) & (target != 255))
-        if bool(bad.any()):
+        bad = (pred < 0) | (pred >= L) | (((target < 0) | (target >= L)) & (target != 255)) if check else None
+        if check and bool(bad.any()):
             raise ValueError(f"pred must be in 0..{L - 1} and target in 0..{L - 1} or 255 for a {L - 1}-way episode")
         self._init(pred.device)
         Q = pred.shape[0]

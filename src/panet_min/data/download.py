@@ -174,3 +174,18 @@ def mark_done(state_dir: str | Path, step: str, note: str = "") -> None:
     """Record that ``step`` finished (written last, after everything the step produces)."""
     Path(state_dir).mkdir(parents=True, exist_ok=True)
     (Path(state_dir) / f"{step}.done").write_text(note + "\n")
+
+
+def run_steps(state_dir: str | Path, steps, log=print) -> None:
+    """Run ``steps`` (a list of (name, callable)) in order, skipping those marked done before.
+
+    Each step is marked done only after it returned, so an interrupted preparation resumes at
+    the step that was cut short and never takes a half-made output for a finished one.
+    """
+    for name, run in steps:
+        if step_done(state_dir, name):
+            log(f"[skip] {name}: done before")
+            continue
+        log(f"[run ] {name}")
+        run()
+        mark_done(state_dir, name)

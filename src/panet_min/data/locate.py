@@ -80,8 +80,9 @@ def locate(dataset: str = "auto", data_root="data") -> Located:
             return Located("camvid", camvid_base(local),
                            f"CamVid (real street scenes, 11 classes) prepared at {local}")
         if shared is not None and _camvid_ready(shared / "camvid"):
+            where = "$PANET_MIN_SHARED_DATA" if os.environ.get("PANET_MIN_SHARED_DATA") else "../shared/data"
             return Located("camvid", camvid_base(shared / "camvid"),
-                           f"CamVid (real street scenes, 11 classes) from the shared data {shared / 'camvid'}")
+                           f"CamVid (real street scenes, 11 classes) from the shared data folder ({where}/camvid)")
         if dataset == "camvid":
             raise ValueError(f"CamVid not found in {local} nor in the shared data "
                              f"({shared or '$PANET_MIN_SHARED_DATA unset, ../shared/data absent'}); "

@@ -143,18 +143,23 @@ def plot_training_curves(runs, keys: Sequence[str] = ("loss", "query_loss", "par
     return fig
 
 
-def plot_prototype_distance(runs, key: str = "proto_dist", figsize=(6, 3.5)):
+def plot_prototype_distance(runs, key: str = "proto_dist", smooth: int = 1, figsize=(6, 3.5)):
     """Mean Euclidean distance between support and query prototypes over training, one line per
     run (the paper's figure: with PAR the two sets of prototypes stay closer).
 
     ``runs``: ``{name: records}`` or one list of records; ``key``: the logged distance (aliases in
-    ``KEY_ALIASES["proto_dist"]``). A run that never logged it -> ValueError.
+    ``KEY_ALIASES["proto_dist"]``). A run that never logged it -> ValueError. ``smooth`` > 1 draws
+    the raw points faintly and their ``moving_average`` on top (each point is one episode: noisy).
     """
     runs = _runs(runs)
     fig, ax = plt.subplots(figsize=figsize, dpi=90)
     for i, (name, records) in enumerate(runs.items()):
         steps, values = series(records, key)
-        ax.plot(steps, values, marker="o", markersize=3, color=f"C{i}", label=name)
+        if smooth > 1:
+            ax.plot(steps, values, marker="o", markersize=2, linewidth=0.6, alpha=0.3, color=f"C{i}")
+            ax.plot(steps, moving_average(values, smooth), color=f"C{i}", label=name)
+        else:
+            ax.plot(steps, values, marker="o", markersize=3, color=f"C{i}", label=name)
     ax.set_xlabel("step")
     ax.set_ylabel("||support prototype - query prototype||")
     ax.set_title("prototype distance over training")
