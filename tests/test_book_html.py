@@ -33,7 +33,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 BUILD_HINT = "build it first: `jupyter-book build .` in the repository root (or `make book`)"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
+IMAGE_MIMES = ("image/png", "image/jpeg")
 
 
 def toc_files() -> list[str]:
@@ -77,20 +78,21 @@ def parse(path: Path) -> _Links:
     return parser
 
 
-def is_png_figure(src: str, page_path: Path) -> bool:
-    """A data URI holding a PNG, or a relative path to a non-empty PNG file next to the page."""
-    if src.startswith("data:image/png;base64,"):
+def is_figure(src: str, page_path: Path) -> bool:
+    """A data URI holding a PNG/JPEG, or a relative path to a real PNG/JPEG file beside the page
+    (the theme's own images under _static/, such as the Colab logo, do not count)."""
+    if src.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")):
         return len(src) > 200
-    if "://" in src or src.startswith("data:"):
+    if "://" in src or src.startswith("data:") or "_static/" in src:
         return False
     target = (page_path.parent / src.split("#")[0].split("?")[0]).resolve()
-    return target.is_file() and target.read_bytes()[:8] == PNG_MAGIC
+    return target.is_file() and target.read_bytes()[:8].startswith(IMAGE_MAGIC)
 
 
 def stored_image_outputs(entry: str) -> int:
     nb = json.loads((ROOT / f"{entry}.ipynb").read_text(encoding="utf-8"))
-    return sum("image/png" in out.get("data", {}) for cell in nb["cells"] if cell["cell_type"] == "code"
-               for out in cell.get("outputs", []))
+    return sum(any(m in out.get("data", {}) for m in IMAGE_MIMES) for cell in nb["cells"]
+               if cell["cell_type"] == "code" for out in cell.get("outputs", []))
 
 
 @pytest.mark.parametrize("entry", toc_files())
@@ -103,10 +105,10 @@ def test_every_toc_entry_has_a_page(entry):
 @pytest.mark.parametrize("entry", chapter_notebooks())
 def test_chapter_page_shows_its_figures(entry):
     path = page(entry)
-    figures = [src for src in parse(path).images if is_png_figure(src, path)]
+    figures = [src for src in parse(path).images if is_figure(src, path)]
     stored = stored_image_outputs(entry)
     assert stored >= 1, f"{entry}.ipynb has no stored figure: execute it (`python tools/execute_book.py {entry}.ipynb`)"
-    assert len(figures) >= stored, (f"{path.relative_to(ROOT)} shows {len(figures)} PNG figures but the notebook "
+    assert len(figures) >= stored, (f"{path.relative_to(ROOT)} shows {len(figures)} figures but the notebook "
                                     f"stores {stored}; rebuild the HTML ({BUILD_HINT})")
 
 
