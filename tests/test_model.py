@@ -111,3 +111,18 @@ def test_par_loss_function_directly_matches_model():
     qf = feats[4:].reshape(1, 2, *feats.shape[1:])
     direct = par_loss(sf, qf, out.low_res_logits, fg, bg)
     assert direct.item() == pytest.approx(out.par_loss.item(), rel=1e-5)
+
+
+def test_head_stays_fp32_under_autocast():
+    # The encoder may run in bf16; pooling, cosine and PAR must not (bf16 logits are off by ~0.1).
+    si, fg, bg, qi = random_episode(1, 1, 1, 1, H=33, W=33)
+    model = PANet(small_encoder(8)).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(si, fg, bg, qi)
+    assert out.logits.dtype == torch.float32 and out.low_res_logits.dtype == torch.float32
+    assert out.par_loss.dtype == torch.float32
+
+
+def test_query_loss_is_zero_not_nan_when_every_pixel_is_ignored():
+    logits = torch.randn(1, 1, 2, 4, 4)
+    assert query_loss(logits, torch.full((1, 1, 4, 4), 255)).item() == 0.0

@@ -17,7 +17,7 @@ import torch
 
 DATASETS = ("pascal", "coco", "camvid", "synthetic")
 BACKBONES = ("vgg16", "small")
-ANNOTATIONS = ("mask", "scribble", "bbox")
+from .data.episodes import ANNOTATIONS  # noqa: E402,F401  (one list of support annotations)
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -123,7 +123,8 @@ class EvalConfig(_Config):
     choice (``trainaug`` for VOC layout, ``train`` for COCO; CamVid: ``test``). Give either
     ``checkpoint`` (a ``checkpoint.pt`` of :mod:`panet_min.train`, or a plain state dict) or
     ``no_train=True`` (ImageNet initialisation only, the original's "notrain"). ``backbone`` None:
-    the checkpoint's, else VGG-16. ``out`` None: ``results/<auto name>.json``.
+    the checkpoint's, else VGG-16. ``alpha`` None: the checkpoint's cosine scale, else 20.
+    ``out`` None: ``results/<auto name>.json``.
     """
     dataset: str = "pascal"
     data_root: str | None = None
@@ -141,7 +142,7 @@ class EvalConfig(_Config):
     image_size: int = 417
     backbone: str | None = None
     weights: str | None = None
-    alpha: float = 20.0
+    alpha: float | None = None
     batch_size: int = 1
     amp: bool = False
     channels_last: bool = False
@@ -241,6 +242,6 @@ def open_split(dataset: str, data_root, split: str):
 def default_split(dataset: str, train: bool) -> str:
     """The original's splits: train on ``trainaug`` (VOC layout) / ``train`` (COCO, CamVid); test
     on the *same* split (VOC layout, COCO) or ``test`` (CamVid, this project's benchmark)."""
-    if dataset == "camvid":
-        return "train" if train else "test"
-    return "train" if dataset == "coco" else "trainaug"
+    from .data.locate import default_splits
+
+    return default_splits(dataset)[0 if train else 1]

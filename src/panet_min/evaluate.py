@@ -34,7 +34,7 @@ from .metrics import FewShotMeter
 from .model import PANet
 
 SCHEMA = "panet_min.results/1"
-TENSOR_KEYS = ("support_images", "support_fg", "support_bg", "query_images", "query_labels")
+from .data.episodes import TENSOR_KEYS  # noqa: E402  (the episode dict's tensors)
 
 
 def default_results_path(config: EvalConfig, split: str) -> Path:
@@ -79,11 +79,13 @@ def _build(config: EvalConfig, device: torch.device) -> tuple[PANet, dict]:
         raise ValueError("give --checkpoint PATH (a trained model) or --no-train (ImageNet initialisation "
                          "only, the original's 'notrain' experiment)")
     backbone = config.backbone or trained_config.get("backbone", "vgg16")
+    # a model trained with another cosine scale is evaluated with it, unless told otherwise
+    alpha = config.alpha if config.alpha is not None else float(trained_config.get("alpha", 20.0))
     if trained_config.get("backbone", backbone) != backbone:
         raise ValueError(f"--backbone {backbone} but {config.checkpoint} holds a {trained_config['backbone']} model")
     if ckpt is not None:
         encoder = build_encoder(backbone, None)
-        model = PANet(encoder, alpha=config.alpha, par=False, check_inputs=device.type == "cpu")
+        model = PANet(encoder, alpha=alpha, par=False, check_inputs=device.type == "cpu")
         load_model_weights(model, ckpt["model"] if "model" in ckpt else ckpt)
         init = ckpt.get("weights_info", "unknown initialisation")
         info = f"trained by panet_min.train ({step} steps), initialised from: {init}" if step is not None \
@@ -92,12 +94,12 @@ def _build(config: EvalConfig, device: torch.device) -> tuple[PANet, dict]:
     else:
         weights = config.weights or ("imagenet" if backbone == "vgg16" else None)
         encoder = build_encoder(backbone, None if weights in ("none", "random") else weights)
-        model = PANet(encoder, alpha=config.alpha, par=False, check_inputs=device.type == "cpu")
+        model = PANet(encoder, alpha=alpha, par=False, check_inputs=device.type == "cpu")
     model.to(device).eval()
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
     weights = {"backbone": backbone, "weights_info": model.weights_info, "trained": ckpt is not None,
-               "checkpoint": portable_path(config.checkpoint), "checkpoint_step": step,
+               "checkpoint": portable_path(config.checkpoint), "checkpoint_step": step, "alpha": alpha,
                "trained_config": trained_config or None}
     return model, weights
 
@@ -137,6 +139,7 @@ def evaluate(config: EvalConfig) -> dict:
                                  scribble_dilation=config.scribble_dilation)
         meter = FewShotMeter(n_classes(config.dataset))
         loader = episode_loader(dataset, batch_size=config.batch_size, num_workers=config.workers, pin_memory=pin)
+        redrawn = 0
         bar = tqdm(total=config.episodes, desc=f"run {r + 1}/{config.runs}", unit="episode",
                    disable=not _show_progress())
         with torch.inference_mode(), amp:
@@ -147,6 +150,7 @@ def evaluate(config: EvalConfig) -> dict:
                 for b, ids in enumerate(batch["class_ids"].tolist()):
                     # model outputs and episode labels are valid by construction: no per-episode sync
                     meter.record(pred[b], x["query_labels"][b], ids, check=device.type != "cuda")
+                redrawn += sum(r > 0 for r in batch["redraws"])
                 bar.update(len(pred))
         bar.close()
         class_iou, _ = meter.mean_iou(classes)
@@ -158,7 +162,8 @@ def evaluate(config: EvalConfig) -> dict:
                      "class_iou": {str(c): (None if math.isnan(v) else v) for c, v in zip(classes, class_iou)},
                      "binary_class_iou": binary, "unseen_classes": [c for c, v in zip(classes, class_iou)
                                                                      if math.isnan(v)],
-                     "n_queries": meter.n_records, "wall_time_s": time.perf_counter() - t_run})
+                     "n_queries": meter.n_records, "redrawn_episodes": redrawn,
+                     "wall_time_s": time.perf_counter() - t_run})
         print(f"run {r + 1}/{config.runs} (seed {seed}): mean-IoU {runs[-1]['mean_iou']:.4f}  "
               f"binary IoU {binary_mean:.4f}", flush=True)
 

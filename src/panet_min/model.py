@@ -72,8 +72,14 @@ class PANet(nn.Module):
         # 1. All supports and queries through the encoder in one batch.
         images = torch.cat([support_images.flatten(0, 2), query_images.flatten(0, 1)])
         features = self.encoder(images)
+        # Pooling, cosine and PAR in fp32, also under autocast (bf16 logits would be off by ~0.1).
         if features.dtype in (torch.float16, torch.bfloat16):
-            features = features.float()  # pooling and cosine in fp32, also under autocast
+            features = features.float()
+        with torch.autocast(features.device.type, enabled=False):
+            return self._head(features, support_fg, support_bg, (B, N, K, Q, H, W))
+
+    def _head(self, features, support_fg, support_bg, dims) -> PANetOutput:
+        B, N, K, Q, H, W = dims
         C, h, w = features.shape[-3:]
         support_features = features[: B * N * K].reshape(B, N, K, C, h, w)
         query_features = features[B * N * K:].reshape(B, Q, C, h, w)
@@ -99,10 +105,13 @@ class PANet(nn.Module):
 def query_loss(logits: torch.Tensor, query_labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of ``logits [B,Q,1+N,H,W]`` against ``query_labels [B,Q,H,W]``
     (episode labels 0..N, 255 ignored), averaged over the kept pixels of all queries
-    (the original's ``nn.CrossEntropyLoss(ignore_index=255)``)."""
+    (the original's ``nn.CrossEntropyLoss(ignore_index=255)``; 0 instead of NaN when every pixel is 255)."""
     if query_labels.shape != logits.shape[:2] + logits.shape[3:]:
         raise ValueError(f"query_labels {tuple(query_labels.shape)} do not match logits {tuple(logits.shape)}")
-    return F.cross_entropy(logits.flatten(0, 1), query_labels.flatten(0, 1).long(), ignore_index=255)
+    labels = query_labels.flatten(0, 1).long()
+    pixel_loss = F.cross_entropy(logits.flatten(0, 1), labels, ignore_index=255, reduction="none")
+    # = the "mean" reduction (sum over kept pixels / their count), but 0, not NaN, when all are 255
+    return pixel_loss.sum() / (labels != 255).sum().clamp_min(1)
 
 
 def predict(logits: torch.Tensor) -> torch.Tensor:

@@ -54,7 +54,7 @@ from .prototypes import EPS, masked_average_pooling
 # Settings a resumed run may change; every other one must match the checkpoint's.
 RESUMABLE = ("iters", "checkpoint_every", "log_every", "proto_dist_every", "workers", "device",
              "out", "data_root", "compile")
-TENSOR_KEYS = ("support_images", "support_fg", "support_bg", "query_images", "query_labels")
+from .data.episodes import TENSOR_KEYS  # noqa: E402  (the episode dict's tensors)
 
 
 def default_run_dir(config: TrainConfig) -> Path:

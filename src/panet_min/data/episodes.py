@@ -35,6 +35,8 @@ from .transforms import hflip, normalize, resize_image, resize_mask
 from .weak import bbox_support, dilate_scribble, resize_scribble, scribble_support
 
 ANNOTATIONS = ("mask", "scribble", "bbox")
+# The tensors of an episode that go to the device (the rest are ids, for plotting).
+TENSOR_KEYS = ("support_images", "support_fg", "support_bg", "query_images", "query_labels")
 # How often an episode with an empty support foreground is redrawn before giving up.
 MAX_REDRAWS = 20
 
@@ -114,7 +116,8 @@ class EpisodeDataset(Dataset):
                 "annotation": self.annotation, "query_spread": self.query_spread,
                 "support_bg_includes_ignore": self.support_bg_includes_ignore,
                 "scribble_antialias": self.scribble_antialias,
-                "scribble_dilation": self.scribble_dilation}
+                "scribble_dilation": self.scribble_dilation,
+                "empty_support": f"episode redrawn (up to {MAX_REDRAWS} times); the original pools a zero prototype"}
 
     def sample_ids(self, i: int, rng: np.random.Generator | None = None) -> dict:
         """Which classes and images episode i uses, without reading pixels.

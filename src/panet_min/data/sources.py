@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .classlists import read_id_list  # noqa: F401  (re-exported for the sources)
+
 PREPARE = {
     "pascal": "python data_scripts/prepare_pascal.py --root DIR",
     "synthetic": "python data_scripts/make_synthetic_voc.py --root DIR --seed 0",
@@ -30,11 +32,6 @@ def missing(what: str, path: Path, dataset: str, root: Path) -> ValueError:
     command = PREPARE[dataset].replace("DIR", str(root))
     return ValueError(f"{what} not found: {path}. The {dataset} data at {root} is missing or "
                       f"incomplete; prepare it with `{command}`.")
-
-
-def read_id_list(path: Path) -> list[str]:
-    """Ids of a list file, one per line (blank lines and surrounding spaces ignored)."""
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
 def read_png(path: Path, what: str = "label map") -> np.ndarray:

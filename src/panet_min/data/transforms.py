@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# The input convention of torchvision's VGG-16 (and of the offline weights, see panet_min.weights).
+from ..weights import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 _MEAN_255 = np.asarray(IMAGENET_MEAN, np.float32) * 255  # (x/255 - m)/s == (x - 255 m)/(255 s)
 _STD_255 = np.asarray(IMAGENET_STD, np.float32) * 255
 
