@@ -9,14 +9,13 @@ random boxes), so they measure the network, not the disk; ``--data-root`` adds t
 loader's speed on a real folder. Timers are wrapped in ``torch.cuda.synchronize()`` on CUDA,
 after warm-up steps; the peak GPU memory of each setting is reported. Also times
 :class:`panet_min.metrics.FewShotMeter` on 1000 random 417x417 episodes against the official
-set-based metric (``tests/reference_panet.py``) on a few, and checks that they agree.
+set-based metric (``panet_min.reference``) on a few, and checks that they agree.
 Prints figures only; nothing here is asserted against a clock.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import platform
 import sys
@@ -115,9 +114,7 @@ def _timed(step, warmup: int, n: int, device, E: int) -> dict:
 
 def time_metric(n_fast: int, n_literal: int, size: int = 417) -> dict:
     """FewShotMeter on ``n_fast`` random 1-way episodes vs the official set metric on ``n_literal``."""
-    spec = importlib.util.spec_from_file_location("reference_panet", REPO / "tests" / "reference_panet.py")
-    ref = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ref)
+    from panet_min import reference as ref
     rng = np.random.default_rng(0)
 
     def episode():

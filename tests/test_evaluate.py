@@ -14,7 +14,7 @@ from panet_min.evaluate import load_model_weights, validate_results, evaluate
 from panet_min.train import build_model, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_panet import SetMetric  # noqa: E402
+from panet_min.reference import SetMetric
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from panet_min.metrics import FewShotMeter
-from reference_panet import SetMetric
+from panet_min.reference import SetMetric
 
 
 def test_hand_example():

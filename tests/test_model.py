@@ -7,7 +7,7 @@ from torch import nn
 
 from panet_min import PANet, query_loss, small_encoder
 from panet_min.alignment import par_loss, support_labels
-import reference_panet as ref
+from panet_min import reference as ref
 
 
 def random_episode(B, N, K, Q, H=24, W=20, seed=0):

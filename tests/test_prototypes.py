@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from panet_min.prototypes import downproject_mask, episode_prototypes, masked_average_pooling
 from panet_min.segment import cosine_logits, upsample_logits
-from reference_panet import get_features
+from panet_min.reference import get_features
 
 
 def test_pooling_same_size_is_a_masked_mean():

@@ -1,8 +1,11 @@
-"""A literal, loop-by-loop re-statement of the original PANet forward pass and
-metric (kaixin96/PANet, models/fewshot.py and util/metric.py), written for the
-tests only: slow and obviously correct, so the vectorised package can be
-compared with it. It follows the original's structure (per episode, per way,
-per shot; upsample features to the mask size; Python sets for the metric)."""
+"""The original code, restated loop by loop: the reference every check compares with.
+
+A literal re-statement of the official PANet forward pass, PAR loss and metric
+(kaixin96/PANet, models/fewshot.py and util/metric.py): per episode, per way,
+per shot; features upsampled to the mask size; Python sets of pixels for the
+metric. Slow and obviously correct. The model never uses it; the tests, the
+benchmarks and the book's checks compare the vectorised package with it.
+"""
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -87,6 +90,10 @@ class SetMetric:
         self.tp.append(tp)
         self.fp.append(fp)
         self.fn.append(fn)
+
+    def sums(self):
+        """TP, FP, FN per label (index 0 = background), summed over the records."""
+        return tuple(np.nansum(np.vstack(x), axis=0) for x in (self.tp, self.fp, self.fn))
 
     def miou(self, labels):
         tp, fp, fn = (np.nansum(np.vstack(x), axis=0).take(labels) for x in (self.tp, self.fp, self.fn))
