@@ -57,7 +57,18 @@ class _Config:
 
 
 @dataclass
-class TrainConfig(_Config):
+class _EpisodeConfig(_Config):
+    """What both configs share: which data, which fold, and the episode shape (N-way K-shot, Q queries)."""
+    dataset: str = "pascal"
+    data_root: str | None = None
+    fold: int = 0
+    ways: int = 1
+    shots: int = 1
+    queries: int = 1
+
+
+@dataclass
+class TrainConfig(_EpisodeConfig):
     """Training settings; defaults = the original protocol (PANet's ``config.py``, mode train).
 
     ``data_root`` None: find the dataset with :func:`panet_min.data.locate` under ``data/``.
@@ -65,12 +76,6 @@ class TrainConfig(_Config):
     ``device`` "auto": CUDA when available. ``out`` None: ``runs/<dataset>_fold<f>_<N>way_<K>shot``.
     ``train_split`` None: ``trainaug`` (VOC layout), ``train`` (COCO, CamVid).
     """
-    dataset: str = "pascal"
-    data_root: str | None = None
-    fold: int = 0
-    ways: int = 1
-    shots: int = 1
-    queries: int = 1
     iters: int = 30000
     image_size: int = 417
     backbone: str = "vgg16"
@@ -116,7 +121,7 @@ class TrainConfig(_Config):
 
 
 @dataclass
-class EvalConfig(_Config):
+class EvalConfig(_EpisodeConfig):
     """Evaluation settings; defaults = the original protocol (``config.py``, mode test).
 
     ``runs`` x ``episodes`` episodes, run r seeded with ``seed + r``. ``split`` None: the original's
@@ -126,12 +131,6 @@ class EvalConfig(_Config):
     the checkpoint's, else VGG-16. ``alpha`` None: the checkpoint's cosine scale, else 20.
     ``out`` None: ``results/<auto name>.json``.
     """
-    dataset: str = "pascal"
-    data_root: str | None = None
-    fold: int = 0
-    ways: int = 1
-    shots: int = 1
-    queries: int = 1
     runs: int = 5
     episodes: int = 1000
     seed: int = 1234
