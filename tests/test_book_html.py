@@ -191,3 +191,19 @@ def test_mathjax_renders_the_maths(entry):
     rendered = dom.count("<mjx-container")
     assert rendered >= n_math, f"{entry}.html: MathJax rendered {rendered} of {n_math} formulas"
     assert "<mjx-merror" not in dom, f"{entry}.html: MathJax reports a TeX error"
+
+
+def markdown_table_outputs(entry: str) -> int:
+    nb = json.loads((ROOT / f"{entry}.ipynb").read_text(encoding="utf-8"))
+    return sum("|---" in "".join(out.get("data", {}).get("text/markdown", "")) for cell in nb["cells"]
+               if cell["cell_type"] == "code" for out in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("entry", chapter_notebooks())
+def test_markdown_table_outputs_render_as_tables(entry):
+    # myst-nb renders Markdown outputs as strict CommonMark unless told otherwise: tables would
+    # come out as a paragraph of pipes (nb_render_markdown_format in _config.yml).
+    tables = page(entry).read_text(encoding="utf-8").count("<table")
+    assert tables >= markdown_table_outputs(entry), (
+        f"{entry}.html has {tables} <table> elements but its notebook stores {markdown_table_outputs(entry)} "
+        "Markdown tables; set sphinx.config.nb_render_markdown_format: myst in _config.yml")
