@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--image-size", type=int, default=417, help="417 (the protocol); smaller only to smoke-test")
     ap.add_argument("--bundle", help="after each stage, tar the results folder to this path")
+    ap.add_argument("--shots", type=int, nargs="+", default=[1, 5], choices=[1, 5],
+                    help="which shot settings to train and evaluate (default both)")
     args = ap.parse_args()
     results = Path(args.results)
     (results / "runs").mkdir(parents=True, exist_ok=True)
@@ -71,7 +73,7 @@ def main() -> None:
     if args.iters:
         summary["iters"] = {1: args.iters[0], 5: args.iters[1]}
     else:
-        for shots in (1, 5):
+        for shots in args.shots:
             summary["probe_steps_per_s"][shots] = rate(shots, args)
             # each of the 4 trainings gets a quarter of the budget
             iters = int(summary["probe_steps_per_s"][shots] * args.train_budget_s / 4) // 100 * 100
@@ -92,7 +94,7 @@ def main() -> None:
         save_summary()
 
     # Most valuable first: a call cut short keeps what finished.
-    for shots in (1, 5):
+    for shots in args.shots:
         for par in (True, False):
             name = f"camvid-f0-{shots}shot-{'par' if par else 'nopar'}"
             t = time.perf_counter()

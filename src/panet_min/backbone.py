@@ -59,11 +59,11 @@ class Encoder(nn.Module):
         self.out_channels = c_in
         self.output_stride = 8
         self.name = name
-        self.weights_info = "random initialisation (Kaiming normal, as the original)"
+        self.weights_info = "random initialisation (Kaiming normal weights, PyTorch's default biases, as the original)"
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
+                # as the original: Kaiming normal weights; biases keep PyTorch's default (uniform) init
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
