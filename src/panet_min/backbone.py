@@ -79,18 +79,23 @@ def load_conv_weights(encoder: Encoder, state_dict: dict, info: str) -> Encoder:
     ``vgg16-397923af.pth`` (13 weights, 13 biases; the classifier is ignored)
     go into the 13 convs, whatever their names.
     """
-    tensors = [state_dict[k] for k in _weights.VGG16_CONV_KEYS]
-    convs = encoder.convs()
-    if len(convs) * 2 != len(tensors):
-        raise ValueError(f"encoder has {len(convs)} convs but the weights hold {len(tensors) // 2}")
-    with torch.no_grad():
-        for conv, w, b in zip(convs, tensors[0::2], tensors[1::2]):
-            if conv.weight.shape != w.shape or conv.bias.shape != b.shape:
-                raise ValueError(f"weight shape {tuple(w.shape)} does not fit conv {tuple(conv.weight.shape)}")
-            conv.weight.copy_(w)
-            conv.bias.copy_(b)
+    copy_conv_tensors(encoder, [state_dict[k] for k in _weights.VGG16_CONV_KEYS])
     encoder.weights_info = info
     return encoder
+
+
+def copy_conv_tensors(encoder: Encoder, tensors: list) -> None:
+    """Copy ``[w1, b1, w2, b2, ...]`` into the encoder's convs in order (shapes checked first)."""
+    convs = encoder.convs()
+    if len(convs) * 2 != len(tensors):
+        raise ValueError(f"encoder has {len(convs)} convs but the weights hold {len(tensors) / 2:g}")
+    for conv, w, b in zip(convs, tensors[0::2], tensors[1::2]):
+        if conv.weight.shape != w.shape or conv.bias.shape != b.shape:
+            raise ValueError(f"weight shape {tuple(w.shape)} does not fit conv {tuple(conv.weight.shape)}")
+    with torch.no_grad():
+        for conv, w, b in zip(convs, tensors[0::2], tensors[1::2]):
+            conv.weight.copy_(w)
+            conv.bias.copy_(b)
 
 
 def vgg16_encoder(weights=None) -> Encoder:

@@ -52,15 +52,14 @@ def load_model_weights(model: PANet, state: dict) -> None:
         return
     except RuntimeError as e:
         error = e
+    from .backbone import copy_conv_tensors
+
     tensors = [v for k, v in state.items() if "encoder" in k and k.endswith(("weight", "bias"))]
-    convs = model.encoder.convs()
-    if len(tensors) != 2 * len(convs) or any(
-            t.shape != p.shape for t, p in zip(tensors, [q for c in convs for q in (c.weight, c.bias)])):
-        raise ValueError(f"checkpoint does not fit the {getattr(model.encoder, 'name', '')} encoder: {error}")
-    with torch.no_grad():
-        for conv, w, b in zip(convs, tensors[0::2], tensors[1::2]):
-            conv.weight.copy_(w)
-            conv.bias.copy_(b)
+    try:
+        copy_conv_tensors(model.encoder, tensors)
+    except ValueError as e:
+        raise ValueError(f"checkpoint does not fit the {getattr(model.encoder, 'name', '')} encoder: {e}; "
+                         f"loading it as a panet_min state dict said: {error}") from None
 
 
 def _build(config: EvalConfig, device: torch.device) -> tuple[PANet, dict]:
