@@ -19,6 +19,8 @@ DATASETS = ("pascal", "coco", "camvid", "synthetic")
 BACKBONES = ("vgg16", "small")
 from .data.episodes import ANNOTATIONS  # noqa: E402,F401  (one list of support annotations)
 DEVICES = ("auto", "cpu", "cuda")
+# The command-line flags that take one of a few values (both CLIs).
+CHOICES = {"dataset": DATASETS, "backbone": BACKBONES, "device": DEVICES, "annotation": ANNOTATIONS}
 
 
 def _check_positive(cfg, names) -> None:
@@ -166,15 +168,15 @@ class EvalConfig(_EpisodeConfig):
             raise ValueError("give either --checkpoint PATH or --no-train, not both")
 
 
-def add_config_arguments(parser, cls, help: dict, choices: dict | None = None) -> None:
-    """One ``--flag-name`` per field of the dataclass ``cls`` (bool fields: a switch).
+def add_config_arguments(parser, cls, help: dict) -> None:
+    """One ``--flag-name`` per field of the dataclass ``cls`` (bool fields: a switch; the fields
+    in ``CHOICES`` accept only their listed values).
 
     Defaults are suppressed, so ``vars(parser.parse_args())`` holds only the flags given
     (a resumed run tells which settings the user asked to change).
     """
     import argparse
 
-    choices = choices or {}
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         text = help.get(f.name, "")
@@ -191,8 +193,8 @@ def add_config_arguments(parser, cls, help: dict, choices: dict | None = None) -
             kw["metavar"] = "N,N,..."
         else:
             kw["type"] = {"int": int, "float": float}.get(kind.split(" ")[0], str)
-        if f.name in choices:
-            kw["choices"] = choices[f.name]
+        if f.name in CHOICES:
+            kw["choices"] = CHOICES[f.name]
         parser.add_argument(flag, **kw)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .checkpoint import atomic_write_json, load_checkpoint, portable_path, portable_text, seed_everything
-from .config import (BACKBONES, DATASETS, DEVICES, EvalConfig, add_config_arguments, default_split, open_split,
+from .config import (BACKBONES, EvalConfig, add_config_arguments, default_split, open_split,
                      resolve_device)
 from .metrics import FewShotMeter
 from .model import PANet
@@ -297,9 +297,7 @@ HELP = {
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m panet_min.evaluate", description=__doc__.split("\n\n")[0])
-    add_config_arguments(parser, EvalConfig, HELP, choices={"annotation": ("mask", "scribble", "bbox"),
-                                                            "backbone": BACKBONES, "dataset": DATASETS,
-                                                            "device": DEVICES})
+    add_config_arguments(parser, EvalConfig, HELP)
     try:
         evaluate(EvalConfig(**vars(parser.parse_args(argv))))
     except ValueError as e:

@@ -46,7 +46,7 @@ from . import distributed
 from .backbone import build_encoder
 from .checkpoint import (CHECKPOINT_FORMAT, atomic_save, load_checkpoint, load_scheduler_state, portable_text,
                          rng_state, scheduler_state, seed_everything, set_rng_state)
-from .config import (BACKBONES, DATASETS, DEVICES, TrainConfig, add_config_arguments, default_split, open_split,
+from .config import (TrainConfig, add_config_arguments, default_split, open_split,
                      resolve_device)
 from .model import PANet, query_loss
 from .prototypes import EPS, masked_average_pooling
@@ -291,8 +291,7 @@ HELP = {
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m panet_min.train", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_arguments(parser, TrainConfig, HELP,
-                         choices={"dataset": DATASETS, "backbone": BACKBONES, "device": DEVICES})
+    add_config_arguments(parser, TrainConfig, HELP)
     parser.add_argument("--resume", action="store_true", help="continue RUN_DIR/checkpoint.pt (--out)")
     args = vars(parser.parse_args(argv))
     resume = args.pop("resume", False)

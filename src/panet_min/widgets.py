@@ -22,7 +22,8 @@ from scipy import ndimage
 from .data.folds import class_names
 from .data.transforms import resize_image, resize_mask, to_tensor_normalized
 from .data.weak import bbox_support, scribble_support
-from .viz.alignment import draw_view_row, overlay_labels, support_picture
+from .viz.alignment import draw_view_row, support_picture
+from .viz.overlays import overlay_labels
 
 KINDS = ("mask", "scribble", "bbox", "drawn")
 TITLES = {"mask": "dense mask", "scribble": "scribbles", "bbox": "bounding box", "drawn": "drawn scribble"}

@@ -18,37 +18,7 @@ from scipy import ndimage
 
 from ..alignment import query_prototypes, support_labels
 from ..segment import cosine_logits, upsample_logits
-
-# background, way 1, way 2, ... (RGB in [0, 1]); void/ignore is drawn grey
-WAY_COLOURS = np.array([[0.0, 0.0, 0.0], [1.0, 0.2, 0.2], [0.2, 0.6, 1.0], [1.0, 0.85, 0.1],
-                        [0.3, 0.9, 0.3], [0.8, 0.3, 1.0]])
-IGNORE_COLOUR = np.array([0.6, 0.6, 0.6])
-
-
-def to_rgb(image) -> np.ndarray:
-    """A normalised image tensor [3,H,W] (or uint8/float numpy [H,W,3]) -> float numpy [H,W,3] in [0,1]."""
-    if isinstance(image, torch.Tensor):
-        from ..data.transforms import denormalize
-
-        return denormalize(image.detach().float().cpu()).permute(1, 2, 0).numpy()
-    image = np.asarray(image)
-    return image / 255.0 if image.dtype == np.uint8 else image
-
-
-def overlay_labels(image, labels, alpha: float = 0.55) -> np.ndarray:
-    """Image [3,H,W] tensor or [H,W,3] + episode labels [H,W] (0 bg, 1..N ways, 255 ignore) -> RGB [H,W,3].
-
-    Background pixels keep the image; way n is tinted with WAY_COLOURS[n]; ignore is greyed.
-    """
-    rgb = to_rgb(image).copy()
-    labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(np.int64)
-    for n in range(1, len(WAY_COLOURS)):
-        m = labels == n
-        rgb[m] = (1 - alpha) * rgb[m] + alpha * WAY_COLOURS[n]
-    m = labels == 255
-    rgb[m] = 0.5 * rgb[m] + 0.5 * IGNORE_COLOUR
-    return rgb
-
+from .overlays import BG_COLOR, overlay_labels, overlay_mask
 
 def support_overlay(image, fg, bg) -> np.ndarray:
     """Support image with its masks: fg tinted red, pixels in neither fg nor bg greyed (ignored)."""
@@ -61,7 +31,7 @@ def support_overlay(image, fg, bg) -> np.ndarray:
 def support_picture(rgb, fg, bg) -> np.ndarray:
     """fg red over a light blue bg annotation; 1-pixel scribbles drawn 3 pixels wide (display only)."""
     thick = [ndimage.binary_dilation(m) if 0 < m.mean() < 0.05 else m for m in (fg, bg)]
-    return overlay_labels(overlay_labels(rgb, np.where(thick[1], 2, 0), alpha=0.35), thick[0].astype(int), alpha=0.7)
+    return overlay_mask(overlay_mask(rgb, thick[1], BG_COLOR, alpha=0.35), thick[0], alpha=0.7)
 
 
 def _off(ax):
