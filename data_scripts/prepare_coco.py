@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 
 from panet_min.data.classlists import write_class_lists
-from panet_min.data.download import download, run_steps, safe_extract
+from panet_min.prepare.download import download, run_steps, safe_extract
 
 COCO_URLS = {
     "annotations": "http://images.cocodataset.org/annotations/annotations_trainval2014.zip",

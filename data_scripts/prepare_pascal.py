@@ -28,7 +28,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from panet_min.data.classlists import build_class_lists, read_id_list, read_label, write_class_lists
-from panet_min.data.download import download, run_steps, safe_extract
+from panet_min.prepare.download import download, run_steps, safe_extract
 from panet_min.data.scribbles import scribble_folder
 
 VOC_URL = "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from panet_min.data.download import (download, file_digest, mark_done, safe_extract, step_done,
+from panet_min.prepare.download import (download, file_digest, mark_done, safe_extract, step_done,
                                      urllib_fetch)
 
 PAYLOAD = bytes(range(256)) * 50

@@ -13,15 +13,20 @@ The rules every data script follows:
   archive leaves nothing that looks finished.
 * Every step of a script writes a marker (``step_done``) when it has finished;
   re-running skips marked steps.
+* Every URL goes through :func:`mirrored`: with ``PANET_MIN_MIRROR=DIR`` set, a download of
+  ``https://HOST/PATH`` (or ``http://``) reads the local file ``DIR/HOST/PATH`` instead, through
+  the same code (resume, checksum, rename). Tests, CI and machines behind a proxy use it.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Callable
+from urllib.parse import urlsplit
 
 Fetch = Callable[[str, Path, int], None]
 CHUNK = 1 << 20
@@ -36,6 +41,23 @@ def file_digest(path: str | Path, algorithm: str = "md5") -> str:
     return h.hexdigest()
 
 
+def mirrored(url: str) -> str:
+    """``url``, or its local copy ``file://$PANET_MIN_MIRROR/HOST/PATH`` when the variable is set.
+
+    Only http(s) URLs are mirrored. With the variable set and the file missing -> ValueError naming
+    the file the mirror must hold (never a silent fall-back to the internet).
+    """
+    mirror = os.environ.get("PANET_MIN_MIRROR")
+    parts = urlsplit(url)
+    if not mirror or parts.scheme not in ("http", "https"):
+        return url
+    local = Path(mirror).expanduser().resolve() / parts.netloc / parts.path.lstrip("/")
+    if not local.is_file():
+        raise ValueError(f"PANET_MIN_MIRROR={mirror} is set but holds no copy of {url}: expected the "
+                         f"file {local}. Put the file there, or unset PANET_MIN_MIRROR to download it.")
+    return local.as_uri()
+
+
 def urllib_fetch(url: str, part: Path, offset: int, progress: bool = True) -> None:
     """Append the bytes of ``url`` from ``offset`` on to ``part`` (HTTP Range); restarts from
     zero when the server ignores the range (status other than 206, e.g. file:// URLs)."""
@@ -44,7 +66,7 @@ def urllib_fetch(url: str, part: Path, offset: int, progress: bool = True) -> No
     headers = {"User-Agent": "panet_min"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-    with urlopen(Request(url, headers=headers), timeout=60) as r:
+    with urlopen(Request(mirrored(url), headers=headers), timeout=60) as r:
         resumed = offset > 0 and getattr(r, "status", None) == 206
         total = r.headers.get("Content-Length")
         total = int(total) + (offset if resumed else 0) if total else None
@@ -91,10 +113,10 @@ def download(url: str, dest: str | Path, md5: str | None = None, fetch: Fetch | 
             return dest
         part.unlink()
         if offset == 0 or attempt == 1:
-            raise ValueError(f"checksum mismatch for {dest.name} from {url}: md5 {got}, expected {md5}. "
-                             "The download is corrupted or the file changed upstream; the partial file "
-                             "was removed, run the command again.")
-    raise AssertionError("unreachable")
+            break
+    raise ValueError(f"checksum mismatch for {dest.name} from {url}: md5 {got}, expected {md5}. "
+                     "The download is corrupted or the file changed upstream; the partial file "
+                     "was removed, run the command again.")
 
 
 def _check_member(name: str, dest: Path) -> None:
