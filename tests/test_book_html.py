@@ -207,3 +207,62 @@ def test_markdown_table_outputs_render_as_tables(entry):
     assert tables >= markdown_table_outputs(entry), (
         f"{entry}.html has {tables} <table> elements but its notebook stores {markdown_table_outputs(entry)} "
         "Markdown tables; set sphinx.config.nb_render_markdown_format: myst in _config.yml")
+
+
+# ---- The page as a reader meets it, at 1280 px --------------------------------------------------
+
+# Run inside the page after it rendered: what a reader would see clipped, too small or out of place.
+_LAYOUT_PROBE = """
+<script>
+window.addEventListener('load', () => setTimeout(() => {
+  const out = {overflow: [], small: [], nbval: 0, rawmath: [], column: 0};
+  const main = document.querySelector('main') || document.body;
+  out.column = Math.round(main.getBoundingClientRect().width);
+  const boxes = main.querySelectorAll('div.cell_output pre, div.output pre, div.cell_input pre, table, .math');
+  for (const el of boxes) {
+    if (el.scrollWidth > el.clientWidth + 1) {
+      out.overflow.push((el.tagName + ': ' + (el.innerText || '').split('\\n')[0]).slice(0, 100));
+    }
+  }
+  for (const img of main.querySelectorAll('div.cell_output img')) {
+    const w = img.getBoundingClientRect().width;
+    if (w > 0 && w < 600) out.small.push(Math.round(w) + 'px ' + (img.alt || img.src.slice(-30)));
+  }
+  out.nbval = (document.body.innerText.match(/NBVAL/g) || []).length;
+  const titles = [document.title].concat(Array.from(document.querySelectorAll(
+      'nav a, .bd-sidebar a, h1, .toctree-wrapper a')).map(a => a.innerText));
+  for (const t of titles) { if (/\\\\\\(|\\$/.test(t)) out.rawmath.push(t.slice(0, 80)); }
+  document.body.setAttribute('data-layout-report', JSON.stringify(out));
+}, 1500));
+</script>
+"""
+
+
+def layout_report(entry: str) -> dict:
+    """The probe's findings for a chapter page in headless Chromium with a 1280 x 900 window."""
+    import html as html_lib
+
+    path = page(entry)
+    probe = path.with_name(f"__layout_probe_{path.name}")
+    probe.write_text(path.read_text(encoding="utf-8").replace("</body>", _LAYOUT_PROBE + "</body>"),
+                     encoding="utf-8")
+    try:
+        with tempfile.TemporaryDirectory() as user_dir:
+            run = subprocess.run([chromium(), *chromium_args(user_dir), "--window-size=1280,900",
+                                  "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
+    finally:
+        probe.unlink()
+    assert run.returncode == 0, f"chromium failed on {path.name}: {run.stderr[-2000:]}"
+    found = re.search(r'data-layout-report="([^"]*)"', run.stdout)
+    assert found, f"{entry}.html: the layout probe did not run (page scripts failed?)"
+    return json.loads(html_lib.unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("entry", chapter_notebooks())
+def test_the_page_is_clean_legible_and_unclipped(entry):
+    report = layout_report(entry)
+    assert report["nbval"] == 0, f"{entry}.html shows nbval machinery (NBVAL) to the reader"
+    assert not report["rawmath"], f"{entry}.html: raw maths in a title or the navigation: {report['rawmath']}"
+    assert not report["overflow"], (f"{entry}.html: {len(report['overflow'])} blocks wider than the "
+                                    f"{report['column']} px column at 1280 px: {report['overflow'][:5]}")
+    assert not report["small"], f"{entry}.html: figures narrower than 600 px as rendered: {report['small'][:5]}"

@@ -18,17 +18,17 @@ def test_missing_dataset_names_the_prepare_command(tmp_path, capsys, monkeypatch
     code, _, err = run(train_cli.main, ["--data-root", str(missing), "--dataset", "pascal", "--backbone", "small",
                                         "--device", "cpu", "--out", str(tmp_path / "r")], capsys)
     assert code == 2
-    assert str(missing) in err and "python data_scripts/prepare_pascal.py --root" in err
+    assert str(missing) in err and "python -m panet_min.prepare pascal --root" in err
     # an existing but empty folder: the source names what is missing
     missing.mkdir()
     code, _, err = run(train_cli.main, ["--data-root", str(missing), "--dataset", "camvid", "--backbone", "small",
                                         "--device", "cpu", "--out", str(tmp_path / "r")], capsys)
-    assert code == 2 and "prepare_camvid.py" in err
+    assert code == 2 and "panet_min.prepare camvid" in err
     # no --data-root: looked up under ./data
     monkeypatch.chdir(tmp_path)
     code, _, err = run(evaluate_cli.main, ["--dataset", "pascal", "--no-train", "--backbone", "small",
                                            "--device", "cpu"], capsys)
-    assert code == 2 and "prepare_pascal.py" in err and "data/pascal" in err
+    assert code == 2 and "panet_min.prepare pascal" in err and "data/pascal" in err
 
 
 @pytest.mark.parametrize("argv, message", [

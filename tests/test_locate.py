@@ -1,4 +1,4 @@
-"""locate(): which data a run uses, found in the right order, and clear errors when there is none."""
+"""locate() and the registry: prepared data is found, nothing is generated, missing data names its command."""
 
 from pathlib import Path
 
@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import panet_min.data.synthetic as synthetic
-from panet_min.data import locate, open_source, shared_data_dir
-from panet_min.data.locate import default_splits
+from panet_min.data import DATASETS, episode_splits, locate, open_source
+from panet_min.data.sources import prepare_command
 
 
 def fake_camvid(root: Path) -> Path:
@@ -21,76 +20,42 @@ def fake_camvid(root: Path) -> Path:
     return root
 
 
-def test_shared_data_dir_follows_the_env_var(tmp_path, monkeypatch):
-    monkeypatch.setenv("PANET_MIN_SHARED_DATA", str(tmp_path))
-    assert shared_data_dir() == tmp_path
-    monkeypatch.setenv("PANET_MIN_SHARED_DATA", str(tmp_path / "absent"))
-    assert shared_data_dir() is None
-
-
-def test_local_camvid_wins_over_the_shared_copy(tmp_path, monkeypatch):
-    monkeypatch.setenv("PANET_MIN_SHARED_DATA", str(tmp_path / "shared"))
-    fake_camvid(tmp_path / "shared" / "camvid")
-    found = locate("auto", tmp_path / "data")
-    assert found.dataset == "camvid" and found.root == tmp_path / "shared" / "camvid"
-    assert "shared" in found.description and "CamVid" in found.description
+def test_a_prepared_dataset_is_found_under_the_root_or_as_the_root(tmp_path):
     fake_camvid(tmp_path / "data" / "camvid")
-    found = locate("camvid", tmp_path / "data")
-    assert found.root == tmp_path / "data" / "camvid" and "prepared at" in found.description
-    assert open_source(found.dataset, found.root, "test").ids == ["a"]
+    for root in (tmp_path / "data", tmp_path / "data" / "camvid"):
+        found = locate("camvid", root)
+        assert found.dataset == "camvid" and found.root == tmp_path / "data" / "camvid"
+        assert "CamVid" in found.description
+        assert open_source(found.dataset, found.root, "test").ids == ["a"]
 
 
-def test_auto_falls_back_to_generating_the_synthetic_set(tmp_path, monkeypatch):
-    monkeypatch.setenv("PANET_MIN_SHARED_DATA", str(tmp_path / "absent"))
-    calls = []
-
-    def fake_make(root, seed=0, **kw):  # record the call instead of rendering 1300 images
-        calls.append((Path(root), seed))
-        voc = Path(root) / "VOCdevkit" / "VOC2012"
-        voc.mkdir(parents=True)
-        (voc / "synthetic.json").write_text("{}")
-        return voc
-
-    monkeypatch.setattr(synthetic, "make_synthetic_voc", fake_make)
-    found = locate("auto", tmp_path / "data")
-    assert calls == [(tmp_path / "data" / "synthetic", 0)]
-    assert found.dataset == "synthetic" and "not PASCAL" in found.description
-    assert found.root == tmp_path / "data" / "synthetic" / "VOCdevkit" / "VOC2012"
-    again = locate("auto", tmp_path / "data")  # already there: no second generation
-    assert len(calls) == 1 and again.root == found.root
-    with pytest.raises(ValueError, match=r"CamVid not found.*prepare_camvid\.py --root"):
-        locate("camvid", tmp_path / "data")
+@pytest.mark.parametrize("name", DATASETS)
+def test_missing_data_names_the_prepare_command_and_generates_nothing(tmp_path, name):
+    with pytest.raises(ValueError) as err:
+        locate(name, tmp_path)
+    assert prepare_command(name, tmp_path) in str(err.value)
+    assert list(tmp_path.iterdir()) == []  # nothing made as a side effect
 
 
-def test_missing_real_datasets_name_the_prepare_command(tmp_path):
-    with pytest.raises(ValueError, match=r"pascal.*prepare_pascal\.py --root"):
-        locate("pascal", tmp_path)
-    with pytest.raises(ValueError, match=r"coco.*prepare_coco\.py --root"):
-        locate("coco", tmp_path)
-    with pytest.raises(ValueError, match="unknown dataset 'voc12'"):
+def test_a_generated_set_is_never_taken_for_pascal(synthetic_voc_root):
+    assert locate("synthetic", synthetic_voc_root).dataset == "synthetic"
+    with pytest.raises(ValueError, match="panet_min.prepare pascal"):
+        locate("pascal", synthetic_voc_root)
+
+
+def test_unknown_dataset_lists_the_known_ones(tmp_path):
+    with pytest.raises(ValueError, match="msrc, pascal, coco, camvid, synthetic"):
         locate("voc12", tmp_path)
 
 
-def test_prepared_pascal_is_found(tmp_path):
-    voc = tmp_path / "pascal" / "VOCdevkit" / "VOC2012"
-    for sub in ("JPEGImages", "SegmentationClassAug", "ImageSets/Segmentation"):
-        (voc / sub).mkdir(parents=True)
-    (voc / "ImageSets" / "Segmentation" / "trainaug.txt").write_text("x\n")
-    found = locate("pascal", tmp_path)
-    assert found.dataset == "pascal" and found.root == voc
-
-
-def test_default_splits_follow_the_original_unless_asked():
-    assert default_splits("pascal") == ("trainaug", "trainaug")  # test episodes from trainaug
-    assert default_splits("synthetic", "val") == ("trainaug", "val")
-    assert default_splits("coco") == ("train", "train")
-    assert default_splits("camvid") == ("train", "test")
-    with pytest.raises(ValueError, match="test_split"):
-        default_splits("pascal", "test")
-
-
-def test_real_shared_camvid_is_found_by_auto(tmp_path, shared_data, monkeypatch):
-    monkeypatch.setenv("PANET_MIN_SHARED_DATA", str(shared_data))
-    found = locate("auto", tmp_path)
-    assert found.dataset == "camvid" and found.root == shared_data / "camvid"
-    assert len(open_source(found.dataset, found.root, "test").ids) == 233
+def test_episode_splits_follow_the_original_unless_asked():
+    assert episode_splits("pascal") == ("trainaug", "trainaug")  # test episodes from trainaug
+    assert episode_splits("synthetic", "val") == ("trainaug", "val")
+    assert episode_splits("coco") == ("train", "train")
+    assert episode_splits("coco", "val") == ("train", "val")
+    assert episode_splits("camvid") == ("train", "test")
+    assert episode_splits("msrc") == ("all", "all")
+    with pytest.raises(ValueError, match="no val split"):
+        episode_splits("msrc", "val")
+    with pytest.raises(ValueError, match="'original' or 'val'"):
+        episode_splits("pascal", "test")

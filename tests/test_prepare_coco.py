@@ -1,4 +1,4 @@
-"""prepare_coco on tiny zips in COCO's format: class-wise lists by COCO-order index and the COCO-20i folds."""
+"""panet_min.prepare.coco on tiny zips in COCO's format: class-wise lists by COCO-order index and the COCO-20i folds."""
 import io
 import json
 import zipfile
@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from panet_min.data.folds import COCO_CLASSES, fold_classes
+from panet_min.prepare import coco as pc
 
 GAPS = {12, 26, 29, 30, 45, 66, 68, 69, 71, 83}
 CAT_IDS = [i for i in range(1, 91) if i not in GAPS]  # COCO's 80 category ids
@@ -48,11 +49,10 @@ def build_zips(folder):
     return urls
 
 
-def test_prepare_coco_lists_and_folds(tmp_path, data_script):
-    pc = data_script("prepare_coco")
+def test_prepare_coco_lists_and_folds(tmp_path):
     urls = build_zips(tmp_path / "src")
     logs = []
-    root = pc.prepare_coco(tmp_path / "coco", urls=urls, log=logs.append)
+    root = pc.prepare(tmp_path / "coco", urls=urls, log=logs.append)
     assert (root / "train2014" / "COCO_train2014_000000000030.jpg").is_file()
     lists = root / "lists"
 
@@ -76,18 +76,31 @@ def test_prepare_coco_lists_and_folds(tmp_path, data_script):
     for c in (1, 12, 25, 80):
         assert src.class_list(c) == listed("train", c)
     logs.clear()
-    pc.prepare_coco(tmp_path / "coco", urls=urls, log=logs.append)
+    pc.prepare(tmp_path / "coco", urls=urls, log=logs.append)
     assert sum(x.startswith("[skip]") for x in logs) == 4
 
 
-def test_corrupted_zip_is_refused(tmp_path, data_script):
-    pc = data_script("prepare_coco")
+def test_corrupted_zip_is_refused(tmp_path):
     urls = build_zips(tmp_path / "src")
     z = tmp_path / "src" / "val2014.zip"
     data = bytearray(z.read_bytes())
     data[200] ^= 0xFF  # inside the first member's data (after its 67-byte header): its CRC-32 no longer matches
     z.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="corrupted member val2014/COCO_val2014_000000000005.jpg"):
-        pc.prepare_coco(tmp_path / "coco", urls=urls, log=lambda *_: None)
+        pc.prepare(tmp_path / "coco", urls=urls, log=lambda *_: None)
     assert not (tmp_path / "coco" / "val2014").exists()
     assert not (tmp_path / "coco" / ".prepare_coco" / "extract_val2014.done").exists()
+
+
+def test_source_folder_and_force(tmp_path):
+    build_zips(tmp_path / "src")
+    logs = []
+    root = pc.prepare(tmp_path / "coco", source=tmp_path / "src", log=logs.append)
+    assert (root / "downloads" / "train2014.zip").read_bytes() == (tmp_path / "src" / "train2014.zip").read_bytes()
+    assert (root / "lists" / "val" / "class80.txt").read_text().split() == ["5", "7"]
+    assert pc.summary(root) == (f"COCO 2014 ready in {root}: train2014 4 images, val2014 2 images; "
+                                f"class lists and COCO-20i folds in {root / 'lists'}")
+    logs.clear()
+    pc.prepare(root, force=True, log=logs.append)
+    assert logs == ["[run ] extract_annotations", "[run ] extract_train2014", "[run ] extract_val2014",
+                    "[run ] lists"]

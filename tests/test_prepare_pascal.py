@@ -1,4 +1,4 @@
-"""prepare_pascal end to end on tiny archives in the real formats (VOC tar, SBD tgz with .mat files):
+"""panet_min.prepare.pascal end to end on tiny archives in the real formats (VOC tar, SBD tgz with .mat files):
 pixel-exact outputs, split and class lists, resumability, corrupted archives, malicious members."""
 import hashlib
 import io
@@ -11,6 +11,7 @@ from PIL import Image
 from scipy.io import savemat
 
 from panet_min.data.classlists import voc_palette
+from panet_min.prepare import pascal as pp
 
 VOC_TRAIN, VOC_VAL = ["2007_000001"], ["2007_000002"]
 SBD_TRAIN, SBD_VAL = ["2008_000003", "2007_000002"], ["2008_000004", "2007_000001"]
@@ -100,12 +101,11 @@ def read_png(path):
         return np.asarray(im)
 
 
-def test_end_to_end_pixel_exact_and_rerun_skips(tmp_path, data_script):
-    pp = data_script("prepare_pascal")
+def test_end_to_end_pixel_exact_and_rerun_skips(tmp_path):
     labels = make_labels()
     voc_tar, sbd_tgz = build_archives(tmp_path / "src", labels)
     logs = []
-    voc = pp.prepare_pascal(tmp_path / "pascal", log=logs.append, **urls(voc_tar, sbd_tgz))
+    voc = pp.prepare(tmp_path / "pascal", log=logs.append, **urls(voc_tar, sbd_tgz))
     assert voc == (tmp_path / "pascal" / "VOCdevkit" / "VOC2012").resolve()
     for i in ALL:  # VOC's annotation wins where it exists, else SBD's .mat
         who = "voc" if i in VOC_TRAIN + VOC_VAL else "sbd"
@@ -129,13 +129,12 @@ def test_end_to_end_pixel_exact_and_rerun_skips(tmp_path, data_script):
     for f in (tmp_path / "pascal" / "downloads").iterdir():
         f.unlink()
     logs.clear()
-    pp.prepare_pascal(tmp_path / "pascal", log=logs.append, **urls(voc_tar, sbd_tgz))
+    pp.prepare(tmp_path / "pascal", log=logs.append, **urls(voc_tar, sbd_tgz))
     assert sum(line.startswith("[skip]") for line in logs) == 6 and not any("[run" in x for x in logs)
     assert (voc / "SegmentationClassAug" / "2008_000003.png").stat().st_mtime_ns == stamp
 
 
-def test_interrupted_download_resumes_and_is_verified(tmp_path, data_script):
-    pp = data_script("prepare_pascal")
+def test_interrupted_download_resumes_and_is_verified(tmp_path):
     voc_tar, sbd_tgz = build_archives(tmp_path / "src", make_labels())
     served = {voc_tar.as_uri(): voc_tar.read_bytes(), sbd_tgz.as_uri(): sbd_tgz.read_bytes()}
     calls = []
@@ -150,14 +149,13 @@ def test_interrupted_download_resumes_and_is_verified(tmp_path, data_script):
     half = len(served[voc_tar.as_uri()]) // 2
     (downloads / (voc_tar.name + ".part")).write_bytes(served[voc_tar.as_uri()][:half])  # interrupted
     (downloads / (sbd_tgz.name + ".part")).write_bytes(b"garbage from a broken earlier run")
-    pp.prepare_pascal(tmp_path / "pascal", fetch=fetch, scribbles=False, **urls(voc_tar, sbd_tgz))
+    pp.prepare(tmp_path / "pascal", fetch=fetch, scribbles=False, **urls(voc_tar, sbd_tgz))
     # the VOC tar resumed from the middle; the damaged SBD .part failed its check and was refetched from 0
     assert calls == [(voc_tar.name, half), (sbd_tgz.name, 33), (sbd_tgz.name, 0)]
     assert md5(downloads / voc_tar.name) == md5(voc_tar)
 
 
-def test_failed_download_is_not_taken_as_finished(tmp_path, data_script):
-    pp = data_script("prepare_pascal")
+def test_failed_download_is_not_taken_as_finished(tmp_path):
     voc_tar, sbd_tgz = build_archives(tmp_path / "src", make_labels())
 
     def broken(url, part, offset):
@@ -166,35 +164,33 @@ def test_failed_download_is_not_taken_as_finished(tmp_path, data_script):
         raise ConnectionError("network went away")
 
     with pytest.raises(ConnectionError):
-        pp.prepare_pascal(tmp_path / "pascal", fetch=broken, **urls(voc_tar, sbd_tgz))
+        pp.prepare(tmp_path / "pascal", fetch=broken, **urls(voc_tar, sbd_tgz))
     assert not (tmp_path / "pascal" / "downloads" / voc_tar.name).exists()
     assert (tmp_path / "pascal" / "downloads" / (voc_tar.name + ".part")).exists()
     assert not (tmp_path / "pascal" / "VOCdevkit").exists()
     # the next run resumes and verifies: the partial bytes do not match, so it starts over
-    pp.prepare_pascal(tmp_path / "pascal", scribbles=False, **urls(voc_tar, sbd_tgz))
+    pp.prepare(tmp_path / "pascal", scribbles=False, **urls(voc_tar, sbd_tgz))
     assert md5(tmp_path / "pascal" / "downloads" / voc_tar.name) == md5(voc_tar)
 
 
-def test_corrupted_download_fails_checksum_and_leaves_nothing(tmp_path, data_script):
-    pp = data_script("prepare_pascal")
+def test_corrupted_download_fails_checksum_and_leaves_nothing(tmp_path):
     voc_tar, sbd_tgz = build_archives(tmp_path / "src", make_labels())
     args = urls(voc_tar, sbd_tgz)
     data = bytearray(voc_tar.read_bytes())
     data[len(data) // 3] ^= 0xFF
     voc_tar.write_bytes(bytes(data))  # the served file no longer matches the published md5
     with pytest.raises(ValueError, match="checksum mismatch for VOCtrainval_11-May-2012.tar"):
-        pp.prepare_pascal(tmp_path / "pascal", **args)
+        pp.prepare(tmp_path / "pascal", **args)
     assert [p.name for p in (tmp_path / "pascal").rglob("*") if p.is_file()] == []
 
 
 @pytest.mark.parametrize("which", ["voc", "sbd"])
-def test_truncated_archive_gives_clear_error_and_no_valid_looking_output(tmp_path, data_script, which):
-    pp = data_script("prepare_pascal")
+def test_truncated_archive_gives_clear_error_and_no_valid_looking_output(tmp_path, which):
     voc_tar, sbd_tgz = build_archives(tmp_path / "src", make_labels())
     target = voc_tar if which == "voc" else sbd_tgz
     target.write_bytes(target.read_bytes()[: int(len(target.read_bytes()) * 0.6)])
     with pytest.raises(ValueError, match="corrupted or truncated"):
-        pp.prepare_pascal(tmp_path / "pascal", **urls(voc_tar, sbd_tgz))  # md5 of the damaged file
+        pp.prepare(tmp_path / "pascal", **urls(voc_tar, sbd_tgz))  # md5 of the damaged file
     root = tmp_path / "pascal"
     done = sorted(p.name for p in root.rglob("*.done"))
     assert done == ([] if which == "voc" else ["extract_voc.done"])
@@ -203,17 +199,15 @@ def test_truncated_archive_gives_clear_error_and_no_valid_looking_output(tmp_pat
     assert not (root / "VOCdevkit" / "VOC2012" / "SegmentationClassAug").exists()
 
 
-def test_malicious_member_is_refused(tmp_path, data_script):
-    pp = data_script("prepare_pascal")
+def test_malicious_member_is_refused(tmp_path):
     voc_tar, sbd_tgz = build_archives(tmp_path / "src", make_labels(), evil=True)
     with pytest.raises(ValueError, match=r"refusing archive member '\.\./evil\.txt'"):
-        pp.prepare_pascal(tmp_path / "root" / "pascal", **urls(voc_tar, sbd_tgz))
+        pp.prepare(tmp_path / "root" / "pascal", **urls(voc_tar, sbd_tgz))
     assert not list(tmp_path.rglob("evil.txt"))
     assert not (tmp_path / "root" / "pascal" / "VOCdevkit").exists()
 
 
-def test_bad_mat_file_is_named(tmp_path, data_script):
-    pp = data_script("prepare_pascal")
+def test_bad_mat_file_is_named(tmp_path):
     bad = tmp_path / "x.mat"
     savemat(bad, {"Other": np.zeros((2, 2))})
     with pytest.raises(ValueError, match="GTcls.Segmentation from .*x.mat"):
@@ -235,3 +229,20 @@ def test_class_lists_on_the_real_voc_label_maps(shared_data):
     # every listed image really holds its class (spot check against a direct read)
     lab = np.asarray(Image.open(masks / "SegmentationClassAug" / f"{lists[1][0]}.png"))
     assert (lab == 1).any()
+
+
+def test_source_folder_force_and_summary(tmp_path):
+    voc_tar, sbd_tgz = build_archives(tmp_path / "src", make_labels())
+    md5s = dict(voc_md5=md5(voc_tar), sbd_md5=md5(sbd_tgz), workers=1, progress=False, scribbles=False)
+    logs = []
+    voc = pp.prepare(tmp_path / "pascal", source=tmp_path / "src", log=logs.append, **md5s)
+    assert md5(tmp_path / "pascal" / "downloads" / voc_tar.name) == md5(voc_tar)
+    assert pp.summary(voc) == (f"PASCAL VOC 2012 + SBD ready in {voc}: train 1, val 1, trainval 2, "
+                               "trainaug 3; no scribbles")
+    # force: every step runs again (the verified archives are reused, not fetched again)
+    (tmp_path / "src" / voc_tar.name).unlink()
+    logs.clear()
+    pp.prepare(tmp_path / "pascal", force=True, log=logs.append, **md5s)
+    assert logs == [f"[run ] {s}" for s in ("extract_voc", "extract_sbd", "class_aug", "object_aug", "lists")]
+    with pytest.raises(ValueError, match=r"--source .*src: no file .*src/VOCtrainval_11-May-2012\.tar"):
+        pp.prepare(tmp_path / "other", source=tmp_path / "src", **md5s)

@@ -119,21 +119,21 @@ def test_flat_label_only_layout(tmp_path):
 
 
 def test_missing_voc_folders_name_the_folder_and_the_command(tmp_path):
-    with pytest.raises(ValueError, match=r"prepare_pascal\.py --root") as err:
+    with pytest.raises(ValueError, match=r"panet_min.prepare pascal --root") as err:
         VOCSource(tmp_path / "nowhere", "trainaug")
     assert "nowhere" in str(err.value)
-    with pytest.raises(ValueError, match=r"make_synthetic_voc\.py --root") as err:
+    with pytest.raises(ValueError, match=r"panet_min.prepare synthetic --root") as err:
         open_source("synthetic", tmp_path, "trainaug")
     assert "SegmentationClassAug" in str(err.value)
     base = write_voc(tmp_path, labels_fixture())
-    with pytest.raises(ValueError, match=r"split 'val'.*val\.txt.*prepare_pascal\.py"):
+    with pytest.raises(ValueError, match=r"split 'val'.*val\.txt.*panet_min.prepare pascal"):
         VOCSource(tmp_path, "val")
     for sub in ("ScribbleAugAuto", "SegmentationObjectAug"):
         for f in (base / sub).iterdir():
             f.unlink()
         (base / sub).rmdir()
     src = VOCSource(tmp_path, "trainaug")
-    with pytest.raises(ValueError, match="ScribbleAugAuto.*prepare_pascal"):
+    with pytest.raises(ValueError, match="ScribbleAugAuto.*panet_min.prepare pascal"):
         src.scribble("a")
     with pytest.raises(ValueError, match="SegmentationObjectAug"):
         src.instances("a")
@@ -182,7 +182,7 @@ def test_camvid_missing_folder_names_it_and_the_command(tmp_path):
     for f in (tmp_path / "testannot").iterdir():
         f.unlink()
     (tmp_path / "testannot").rmdir()
-    with pytest.raises(ValueError, match=r"testannot.*prepare_camvid\.py --root"):
+    with pytest.raises(ValueError, match=r"testannot.*panet_min.prepare camvid --root"):
         CamVidSource(tmp_path, "test")
 
 
@@ -231,14 +231,14 @@ def test_coco_source_binary_masks_per_category(tmp_path):
     assert not src.class_mask("7", 17).any()
     assert src.ignore_mask("7").shape == (10, 12) and not src.ignore_mask("7").any()
     assert src.image("9").shape == (10, 12, 3)  # grey converted to RGB
-    # class-wise list files (prepare_coco.py's lists/{split}/class{c}.txt) win over the index
+    # class-wise list files (the coco preparation's lists/{split}/class{c}.txt) win over the index
     (tmp_path / "lists" / "val").mkdir(parents=True)
     (tmp_path / "lists" / "val" / "class17.txt").write_text("7\n9\n")
     assert src.class_list(17) == ["7", "9"] and src.class_list(80) == ["7"]
 
 
 def test_coco_missing_annotations_names_the_command(tmp_path):
-    with pytest.raises(ValueError, match=r"instances_train2014\.json.*prepare_coco\.py --root"):
+    with pytest.raises(ValueError, match=r"instances_train2014\.json.*panet_min.prepare coco --root"):
         COCOSource(tmp_path, "train")
 
 

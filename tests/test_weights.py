@@ -1,8 +1,7 @@
-"""Tests of panet_min.weights and the offline ImageNet VGG-16 extraction."""
+"""Tests of panet_min.weights and the offline ImageNet VGG-16 extraction (panet_min.prepare.vgg16)."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -13,7 +12,6 @@ import torch.nn.functional as F
 
 from panet_min import weights as W
 
-REPO = Path(__file__).resolve().parents[1]
 MEAN = torch.tensor(W.IMAGENET_MEAN, dtype=torch.float64).view(1, 3, 1, 1)
 STD = torch.tensor(W.IMAGENET_STD, dtype=torch.float64).view(1, 3, 1, 1)
 CAFFE_BGR = torch.tensor(W.CAFFE_MEAN_BGR, dtype=torch.float64).view(1, 3, 1, 1)
@@ -121,29 +119,47 @@ def test_fold_rejects_non_rgb_kernel():
         W.fold_caffe_normalisation(torch.zeros(4, 1, 3, 3), torch.zeros(4))
 
 
-def test_imagenet_order_and_error(tmp_path, monkeypatch, fake_file):
+def test_imagenet_is_the_pinned_file_and_nothing_else(tmp_path, monkeypatch, fake_file):
     monkeypatch.setenv("PANET_MIN_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    calls = []
-    monkeypatch.setattr(W, "_download_torchvision", lambda: calls.append(1))
-    assert W.cache_dir() == tmp_path / "cache"
-    with pytest.raises(ValueError, match=r"get_vgg16_weights\.py") as err:
+    with pytest.raises(W.WeightsNotFound, match=r"python -m panet_min\.prepare weights") as err:
         W.resolve_vgg16_weights("imagenet")
-    assert str(tmp_path / "cache") in str(err.value) and calls == [1]
-
+    assert str(tmp_path / "cache") in str(err.value)
+    # torchvision's file in torch.hub's folder is not the pinned one: "imagenet" never takes it
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    torch.save(fake_vgg16(2), hub / W.TORCHVISION_FILE)
+    with pytest.raises(W.WeightsNotFound):
+        W.resolve_vgg16_weights("imagenet")
+    # a file with other tensors in the pinned place is refused, naming the rebuild command
     path, sd = fake_file
     (tmp_path / "cache").mkdir()
     os.symlink(path, tmp_path / "cache" / W.OFFLINE_FILE)
+    with pytest.raises(W.WeightsNotFound, match=r"other weights than the pinned ones.*--force"):
+        W.resolve_vgg16_weights("imagenet")
+    monkeypatch.setattr(W, "PINNED_TENSOR_SHA256", W.tensor_digest(sd))
     loaded, info = W.resolve_vgg16_weights("imagenet")
     assert info == W.OFFLINE_INFO and torch.equal(loaded["features.0.bias"], sd["features.0.bias"])
 
-    hub = tmp_path / "torch" / "hub" / "checkpoints"
-    hub.mkdir(parents=True)
-    other = fake_vgg16(2)
-    torch.save(other, hub / W.TORCHVISION_FILE)
-    loaded, info = W.resolve_vgg16_weights("imagenet")
+
+def test_torchvision_is_found_in_the_hub_folder_else_downloaded_through_the_mirror(tmp_path, monkeypatch):
+    from urllib.parse import urlsplit
+
+    monkeypatch.setenv("PANET_MIN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    other = fake_vgg16(3)
+    url = urlsplit(W.TORCHVISION_URL)
+    mirrored = tmp_path / "mirror" / url.netloc / url.path.lstrip("/")
+    mirrored.parent.mkdir(parents=True)
+    torch.save(other, mirrored)
+    monkeypatch.setenv("PANET_MIN_MIRROR", str(tmp_path / "mirror"))
+    # a fake file cannot carry torchvision's sha256 prefix: the download is refused
+    with pytest.raises(ValueError, match="checksum mismatch.*sha256"):
+        W.resolve_vgg16_weights("torchvision")
+    monkeypatch.setattr(W, "TORCHVISION_SHA256_PREFIX", hashlib.sha256(mirrored.read_bytes()).hexdigest()[:8])
+    loaded, info = W.resolve_vgg16_weights("torchvision")
     assert info == W.TORCHVISION_INFO and torch.equal(loaded["features.0.bias"], other["features.0.bias"])
-    assert calls == [1]  # an existing copy never touches the network
+    assert (tmp_path / "cache" / W.TORCHVISION_FILE).is_file()
 
 
 # ---- the real extracted file (made by `make test` before pytest runs) ----
@@ -152,13 +168,11 @@ def _real_file() -> Path:
     path = W.cache_dir() / W.OFFLINE_FILE
     if not path.is_file():
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{path} is missing: the set-up must run `python data_scripts/get_vgg16_weights.py` "
+            pytest.fail(f"{path} is missing: the set-up must run `python -m panet_min.prepare weights` "
                         "before the tests (the Makefile's `weights` target)")
-        spec = importlib.util.spec_from_file_location("get_vgg16_weights",
-                                                      REPO / "data_scripts" / "get_vgg16_weights.py")
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        script.main([])
+        from panet_min.prepare import vgg16
+
+        vgg16.prepare()
     return path
 
 

@@ -57,21 +57,12 @@ def atomic_write_json(obj, path) -> Path:
 
 def portable_path(path) -> str | None:
     """A path as it may be written into a committed file: relative to the working folder when
-    inside it, ``~/...`` under the home folder, ``$PANET_MIN_SHARED_DATA/...`` under the shared
-    data; else ``.../<name>`` (the machine's folders stay out of committed results)."""
+    inside it, ``~/...`` under the home folder; else ``.../<name>`` (the machine's folders stay
+    out of committed results)."""
     if path is None:
         return None
     p = Path(path).expanduser().resolve()
-    bases = [(Path.cwd().resolve(), "")]
-    shared = os.environ.get("PANET_MIN_SHARED_DATA")
-    if shared:
-        bases.insert(0, (Path(shared).resolve(), "$PANET_MIN_SHARED_DATA/"))
-    else:
-        from .data.locate import shared_data_dir
-        found = shared_data_dir()
-        if found is not None:
-            bases.insert(0, (found.resolve(), "$PANET_MIN_SHARED_DATA/"))
-    bases.append((Path.home().resolve(), "~/"))
+    bases = [(Path.cwd().resolve(), ""), (Path.home().resolve(), "~/")]
     for base, prefix in bases:
         try:
             rel = p.relative_to(base)
@@ -82,12 +73,9 @@ def portable_path(path) -> str | None:
 
 
 def portable_text(text: str) -> str:
-    """``text`` with the shared data folder, the working folder and the home folder written as
-    ``$PANET_MIN_SHARED_DATA``, ``.`` and ``~`` (for descriptions that quote a path)."""
-    from .data.locate import shared_data_dir
-
-    shared = os.environ.get("PANET_MIN_SHARED_DATA") or shared_data_dir()
-    for base, label in ((shared, "$PANET_MIN_SHARED_DATA"), (Path.cwd(), "."), (Path.home(), "~")):
+    """``text`` with the working folder and the home folder written as ``.`` and ``~`` (for
+    descriptions that quote a path)."""
+    for base, label in ((Path.cwd(), "."), (Path.home(), "~")):
         if not base or len(Path(base).resolve().parts) < 2:  # never rewrite "/" itself
             continue
         for form in {str(Path(base).resolve()), str(base)}:

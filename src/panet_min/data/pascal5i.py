@@ -9,7 +9,7 @@
     ImageSets/Segmentation/{split}.txt  one id per line (train, val, trainaug)
     ImageSets/Segmentation/{split}/class{c}.txt   class-wise lists, as the original (c = 1..20)
 
-The generated dataset (``data_scripts/make_synthetic_voc.py``) uses the very same layout. A
+The generated dataset (``python -m panet_min.prepare synthetic``) uses the very same layout. A
 label-only copy (``SegmentationClassAug/`` with ``{split}.txt`` beside it, no images) can be opened
 with ``labels_only=True`` to build class lists and sample episodes' ids without pixels.
 PASCAL-5i folds: see ``folds.py``. Note the original samples *test* episodes from ``trainaug``.

@@ -2,9 +2,9 @@
 
 Every source offers ``.ids``, ``.image(id)`` (uint8 RGB [H,W,3]), ``.class_mask(id, c)`` and
 ``.ignore_mask(id)`` (bool [H,W]) and ``.class_list(c)`` (the ids whose label contains global class
-c). Label-map datasets (VOC, CamVid, the generated set) also give ``.label(id)``: uint8 [H,W] with
-0 = background, 1..C = global ids, 255 = ignore. The concrete classes live in ``pascal5i.py``
-(``VOCSource``), ``camvid.py`` (``CamVidSource``) and ``coco20i.py`` (``COCOSource``).
+c). Label-map datasets (VOC, CamVid, MSRC, the generated set) also give ``.label(id)``: uint8 [H,W]
+with 0 = background, 1..C = global ids, 255 = ignore. The concrete classes live in ``msrc.py``,
+``pascal5i.py``, ``camvid.py`` and ``coco20i.py``; ``registry.py`` names them (``open_source``).
 
 Read checks fail early with a ValueError that names the folder or id and the command that fixes it.
 """
@@ -17,19 +17,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .classlists import read_id_list  # noqa: F401  (re-exported for the sources)
+from .classlists import read_id_list
 
-PREPARE = {
-    "pascal": "python data_scripts/prepare_pascal.py --root DIR",
-    "synthetic": "python data_scripts/make_synthetic_voc.py --root DIR --seed 0",
-    "coco": "python data_scripts/prepare_coco.py --root DIR",
-    "camvid": "python data_scripts/prepare_camvid.py --root DIR",
-}
+__all__ = ["Source", "missing", "prepare_command", "read_id_list", "read_png", "read_rgb",
+           "check_same_size"]
+
+def prepare_command(dataset: str, root) -> str:
+    """The command that prepares ``dataset`` into ``root`` (printed by every missing-data error)."""
+    extra = " --seed 0" if dataset == "synthetic" else ""
+    return f"python -m panet_min.prepare {dataset} --root {root}{extra}"
 
 
 def missing(what: str, path: Path, dataset: str, root: Path) -> ValueError:
     """A ValueError naming the missing ``path`` and the command that prepares ``root``."""
-    command = PREPARE[dataset].replace("DIR", str(root))
+    command = prepare_command(dataset, root)
     return ValueError(f"{what} not found: {path}. The {dataset} data at {root} is missing or "
                       f"incomplete; prepare it with `{command}`.")
 
@@ -88,10 +89,10 @@ class Source:
     def class_list(self, c: int) -> list[str]:
         """Ids of this split whose label map contains global class ``c`` (0 and 255 never count)."""
         c = self.check_class(c)
-        listed = self._listed_class_list(c)
-        if listed is not None:
-            return listed
-        if self._class_lists is None:
+        if self._class_lists is None:  # set by drop_images_with, or computed once below
+            listed = self._listed_class_list(c)
+            if listed is not None:
+                return listed
             self._class_lists = self._compute_class_lists()
         return list(self._class_lists.get(c, []))
 
@@ -113,6 +114,21 @@ class Source:
                 lists.setdefault(c, []).append(id_)
         return lists
 
+    def drop_images_with(self, classes) -> "Source":
+        """This source without the images whose label holds any of ``classes`` (label-map sources).
+
+        The *strict* protocol: training never sees an image of a test class, even as background.
+        Returns ``self``, changed (ids and class lists).
+        """
+        drop = {self.check_class(c) for c in classes}
+        keep = [id_ for id_ in self.ids if not drop & set(self.classes_in(id_))]
+        kept = set(keep)
+        lists = {c: [i for i in self.class_list(c) if i in kept] for c in range(1, self.n_classes + 1)}
+        self.ids = keep
+        self._class_lists = lists
+        self.dropped_classes = sorted(drop)
+        return self
+
     def ignore_mask(self, id_: str) -> np.ndarray:
         """bool [H,W]: pixels labelled 255 (borders, void)."""
         return self.label(id_) == 255
@@ -120,21 +136,3 @@ class Source:
     def class_mask(self, id_: str, c: int) -> np.ndarray:
         """bool [H,W]: pixels whose label is global class ``c``."""
         return self.label(id_) == self.check_class(c)
-
-
-def open_source(dataset: str, root, split: str, **kwargs) -> Source:
-    """Open one split: dataset "pascal" | "synthetic" (both VOC layout) | "camvid" | "coco".
-
-    Extra keyword arguments go to the source class (e.g. ``labels_only=True`` for VOCSource).
-    """
-    name = str(dataset).lower()
-    if name in ("pascal", "voc", "synthetic"):
-        from .pascal5i import VOCSource
-        return VOCSource(root, split, synthetic=(name == "synthetic"), **kwargs)
-    if name == "camvid":
-        from .camvid import CamVidSource
-        return CamVidSource(root, split, **kwargs)
-    if name == "coco":
-        from .coco20i import COCOSource
-        return COCOSource(root, split, **kwargs)
-    raise ValueError(f"unknown dataset {dataset!r}: expected 'pascal', 'synthetic', 'camvid' or 'coco'")

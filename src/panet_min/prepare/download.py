@@ -85,10 +85,12 @@ def urllib_fetch(url: str, part: Path, offset: int, progress: bool = True) -> No
             bar.close()
 
 
-def download(url: str, dest: str | Path, md5: str | None = None, fetch: Fetch | None = None) -> Path:
-    """Fetch ``url`` to ``dest`` via ``dest.part``, verify its md5, rename; return ``dest``.
+def download(url: str, dest: str | Path, md5: str | None = None, fetch: Fetch | None = None,
+             sha256: str | None = None) -> Path:
+    """Fetch ``url`` to ``dest`` via ``dest.part``, verify its md5 (or sha256, which may be a
+    prefix of at least 8 hex digits, as torch.hub file names carry), rename; return ``dest``.
 
-    Skips when ``dest`` exists (it was verified before its rename) - unless its md5
+    Skips when ``dest`` exists (it was verified before its rename) - unless its digest
     no longer matches, then it is fetched again. ``fetch(url, part, offset)``
     appends the bytes from ``offset`` to ``part`` (default: urllib with HTTP Range);
     tests inject their own. A checksum mismatch removes the ``.part`` and raises
@@ -96,8 +98,18 @@ def download(url: str, dest: str | Path, md5: str | None = None, fetch: Fetch | 
     """
     dest = Path(dest)
     fetch = fetch or urllib_fetch
+    if sha256 is not None and len(sha256) < 8:
+        raise ValueError(f"sha256 prefix {sha256!r} is too short to identify {dest.name}")
+    algorithm, expected = ("sha256", sha256) if sha256 else ("md5", md5)
+
+    def matches(path: Path) -> tuple[bool, str | None]:
+        if expected is None:
+            return True, None
+        got = file_digest(path, algorithm)
+        return got.startswith(expected) if algorithm == "sha256" else got == expected, got
+
     if dest.is_file():
-        if md5 is None or file_digest(dest) == md5:
+        if matches(dest)[0]:
             return dest
         dest.unlink()  # damaged since it was verified: fetch again
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -107,14 +119,14 @@ def download(url: str, dest: str | Path, md5: str | None = None, fetch: Fetch | 
         fetch(url, part, offset)
         if not part.is_file():
             raise ValueError(f"downloading {url} produced no file {part}")
-        got = file_digest(part) if md5 else None
-        if got == md5:
+        ok, got = matches(part)
+        if ok:
             part.replace(dest)
             return dest
         part.unlink()
         if offset == 0 or attempt == 1:
             break
-    raise ValueError(f"checksum mismatch for {dest.name} from {url}: md5 {got}, expected {md5}. "
+    raise ValueError(f"checksum mismatch for {dest.name} from {url}: {algorithm} {got}, expected {expected}. "
                      "The download is corrupted or the file changed upstream; the partial file "
                      "was removed, run the command again.")
 

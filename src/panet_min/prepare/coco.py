@@ -1,11 +1,12 @@
 #!/usr/bin/env python
 """Prepare MS COCO 2014 for COCO-20i as PANet splits it:
 
-    python data_scripts/prepare_coco.py --root data/coco
+    python -m panet_min.prepare coco --root data/coco [--source DIR_OR_URL] [--force]
 
 Downloads train2014.zip (13 GB), val2014.zip (6 GB) and annotations_trainval2014.zip from
-images.cocodataset.org (resumable, NAME.part until complete; COCO publishes no checksums, so
-every zip member's CRC-32 is checked when it is extracted), extracts them safely, and writes
+images.cocodataset.org, or from ``--source`` (a folder or URL prefix holding the three zips under
+these names) (resumable, NAME.part until complete; COCO publishes no checksums, so every zip
+member's CRC-32 is checked when it is extracted), extracts them safely, and writes
 
     annotations/instances_{train,val}2014.json, train2014/*.jpg, val2014/*.jpg   (COCO's layout)
     lists/{train,val}/class{c}.txt   image ids holding category c (c = 1..80, the contiguous index
@@ -14,19 +15,20 @@ every zip member's CRC-32 is checked when it is extracted), extracts them safely
                                      (consecutive in COCO's order - NOT the "every 4th class"
                                      split of later papers), trains on the other 60
 
-Each step is skipped when its marker in DIR/.prepare_coco/ exists, so re-running resumes.
+Each step is skipped when its marker in DIR/.prepare_coco/ exists, so re-running resumes;
+``--force`` removes the markers and runs every step again.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
 import shutil
 from pathlib import Path
 
-from panet_min.data.classlists import write_class_lists
-from panet_min.prepare.download import download, run_steps, safe_extract
+from ..data.classlists import write_class_lists
+from . import source_url
+from .download import download, run_steps, safe_extract
 
 COCO_URLS = {
     "annotations": "http://images.cocodataset.org/annotations/annotations_trainval2014.zip",
@@ -77,11 +79,24 @@ def write_lists(root: Path) -> dict:
     return folds
 
 
-def prepare_coco(root, urls: dict | None = None, fetch=None, log=print) -> Path:
-    """Run every step not done yet (see the module docstring); return ``root``."""
+def prepare(root, source=None, force: bool = False, urls: dict | None = None, fetch=None,
+            log=print) -> Path:
+    """Run every step not done yet (see the module docstring); return ``root``.
+
+    ``source``: a folder or URL prefix holding the three zips (their names in :data:`COCO_URLS`);
+    ``urls`` overrides single URLs ({"annotations" | "train2014" | "val2014": url}); ``force``
+    runs every step again (zips already downloaded are reused); ``fetch`` replaces the HTTP
+    download (tests).
+    """
     root = Path(root).expanduser().resolve()
-    urls = {**COCO_URLS, **(urls or {})}
+    base = dict(COCO_URLS)
+    if source is not None:
+        base = {k: source_url(source, Path(u).name) for k, u in COCO_URLS.items()}
+    urls = {**base, **(urls or {})}
     state = root / ".prepare_coco"
+    if force:
+        for marker in state.glob("*.done"):
+            marker.unlink()
     steps = []
     for folder, url in urls.items():
         archive = root / "downloads" / Path(url).name
@@ -90,16 +105,11 @@ def prepare_coco(root, urls: dict | None = None, fetch=None, log=print) -> Path:
                       _extract_into(download(url, archive, None, fetch), root, folder)))
     steps.append(("lists", lambda: write_lists(root)))
     run_steps(state, steps, log)
-    log(f"COCO 2014 ready in {root} (class lists in {root / 'lists'})")
     return root
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", required=True, help="output folder, e.g. data/coco")
-    a = p.parse_args(argv)
-    prepare_coco(a.root)
-
-
-if __name__ == "__main__":
-    main()
+def summary(root) -> str:
+    """One line: what :func:`prepare` made in ``root``."""
+    n = {s: len(list((Path(root) / f"{s}2014").glob("*.jpg"))) for s in ("train", "val")}
+    return (f"COCO 2014 ready in {root}: train2014 {n['train']} images, val2014 {n['val']} images; "
+            f"class lists and COCO-20i folds in {Path(root) / 'lists'}")

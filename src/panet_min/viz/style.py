@@ -1,0 +1,65 @@
+"""One look for every figure of the book: sizes chosen for the page, one colour per meaning.
+
+The book's content column is about 700 CSS pixels wide at a 1280 px window. A figure drawn
+``WIDTH`` inches wide at ``DPI`` dots per inch is ``WIDTH * DPI`` pixels, so it is shown at its
+own size (not shrunk) and ``FONT_SIZE``-point text stays at least 9 pt as rendered. Use
+:func:`figure` (or pass ``figsize=(WIDTH, h), dpi=DPI``) rather than choosing sizes per chart.
+
+``COLOURS`` gives each *meaning* one colour across all chapters: a bar or line of "trained
+with PAR" is the same blue in chapter 7, 10 and 11.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+WIDTH = 7.0        # inches: the content column
+DPI = 100          # WIDTH * DPI = 700 px, the column's width
+FONT_SIZE = 10     # points; the smallest text (ticks, legends) is FONT_SIZE - 1
+MIN_HEIGHT = 1.6
+
+COLOURS = {
+    "paper": "#7f7f7f",            # numbers quoted from the paper
+    "no training": "#e69f00",      # ImageNet features, no meta-training
+    "trained": "#0072b2",          # meta-trained with PAR (the method)
+    "no PAR": "#56b4e9",           # meta-trained without PAR
+    "stuff as training": "#d55e00",  # the leak ablation: stuff classes trained on
+    "strict": "#009e73",           # the strict protocol: no training image holds a test class
+    "all background": "#bbbbbb",   # trivial baselines
+    "all foreground": "#444444",
+    "1-shot": "#0072b2",
+    "5-shot": "#cc79a7",
+}
+
+RC = {
+    "figure.dpi": DPI, "savefig.dpi": DPI, "font.size": FONT_SIZE,
+    "axes.titlesize": FONT_SIZE, "axes.labelsize": FONT_SIZE,
+    "xtick.labelsize": FONT_SIZE - 1, "ytick.labelsize": FONT_SIZE - 1,
+    "legend.fontsize": FONT_SIZE - 1, "figure.titlesize": FONT_SIZE + 1,
+    "figure.constrained_layout.use": True,
+}
+
+
+def use() -> None:
+    """Apply the book's sizes to matplotlib (every viz function calls it before drawing)."""
+    matplotlib.rcParams.update(RC)
+
+
+def colour(meaning: str) -> str:
+    """The colour of ``meaning`` (a key of :data:`COLOURS`); unknown -> ValueError listing them."""
+    if meaning not in COLOURS:
+        raise ValueError(f"no colour for {meaning!r}: the book's meanings are {', '.join(COLOURS)}")
+    return COLOURS[meaning]
+
+
+def figure(n_rows: int = 1, n_cols: int = 1, panel_aspect: float = 1.0, width: float = WIDTH,
+           extra_height: float = 0.0, **kwargs):
+    """``plt.subplots`` at the column's width: panels of height/width ``panel_aspect`` each.
+
+    ``panel_aspect``: e.g. 213 / 320 for an MSRC landscape photo, so images keep their shape.
+    Returns ``(fig, axes)`` with ``axes`` a 2-D array ([n_rows, n_cols]).
+    """
+    import matplotlib.pyplot as plt
+
+    use()
+    height = max(MIN_HEIGHT, n_rows * width / n_cols * panel_aspect + extra_height)
+    return plt.subplots(n_rows, n_cols, figsize=(width, height), dpi=DPI, squeeze=False, **kwargs)
