@@ -19,7 +19,6 @@ MathJax test fails, naming the install command.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -216,12 +215,15 @@ _LAYOUT_PROBE = """
 <script>
 window.addEventListener('load', () => setTimeout(() => {
   const out = {overflow: [], small: [], nbval: 0, rawmath: [], column: 0};
-  const main = document.querySelector('main') || document.body;
+  const main = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
   out.column = Math.round(main.getBoundingClientRect().width);
-  const boxes = main.querySelectorAll('div.cell_output pre, div.output pre, div.cell_input pre, table, .math');
+  const boxes = main.querySelectorAll('div.cell_output pre, div.output pre, div.cell_input pre, table, div.math, mjx-container[display="true"]');
   for (const el of boxes) {
-    if (el.scrollWidth > el.clientWidth + 1) {
-      out.overflow.push((el.tagName + ': ' + (el.innerText || '').split('\\n')[0]).slice(0, 100));
+    const visible = el.offsetParent !== null && (el.innerText || '').trim() !== '';
+    if (visible && el.scrollWidth > el.clientWidth + 1) {
+      const lines = (el.innerText || '').split('\\n');
+      const longest = lines.reduce((a, b) => (b.length > a.length ? b : a), '');
+      out.overflow.push((el.tagName + ' ' + el.scrollWidth + '>' + el.clientWidth + ': ' + longest).slice(0, 120));
     }
   }
   for (const img of main.querySelectorAll('div.cell_output img')) {

@@ -1,6 +1,5 @@
 """Bad input gets a ValueError that names the problem, never a NaN."""
 import pytest
-import torch
 
 from panet_min import PANet, small_encoder
 from test_model import random_episode

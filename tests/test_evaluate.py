@@ -27,7 +27,7 @@ def one_thread():  # fast and reproducible on a shared 2-core machine (see bench
 
 def tiny(root, out, **kw) -> EvalConfig:
     base = dict(dataset="pascal", data_root=str(root), backbone="small", no_train=True, runs=2, episodes=5,
-                image_size=40, device="cpu", out=str(out))
+                image_size=40, device="cpu", out=None if out is None else str(out))
     base.update(kw)
     return EvalConfig(**base)
 
@@ -93,10 +93,14 @@ def test_results_schema(results):
     on_disk = json.loads(Path(path).read_text())
     assert validate_results(on_disk) is on_disk
     assert on_disk["data"] == {"dataset": "synthetic", "description": on_disk["data"]["description"],
-                               "split": "trainaug", "fold": 0, "test_classes": [1, 2, 3, 4, 5],
+                               "identity": on_disk["data"]["identity"], "split": "trainaug", "fold": 0, "test_classes": [1, 2, 3, 4, 5],
                                "class_names": ["aeroplane", "bicycle", "bird", "boat", "bottle"],
                                "annotation": "mask"}
     assert "generated" in on_disk["data"]["description"]
+    assert '"seed": 0' in on_disk["data"]["identity"] and '"n_train": 120' in on_disk["data"]["identity"]
+    assert on_disk["precision"] == "fp32" and on_disk["device"].startswith("cpu")
+    assert on_disk["model"]["training_steps"] == 0 and on_disk["model"]["par_weight"] is None
+    assert on_disk["model"]["alpha"] == 20.0
     assert on_disk["model"]["trained"] is False and on_disk["model"]["backbone"] == "small"
     assert [c["name"] for c in on_disk["class_iou"]] == on_disk["data"]["class_names"]
     assert EvalConfig.from_dict(on_disk["config"]).runs == 2
@@ -110,6 +114,59 @@ def test_results_schema(results):
         assert problem in str(err.value)
     with pytest.raises(ValueError, match="schema"):
         validate_results({**on_disk, "schema": "something/0"})
+    with pytest.raises(ValueError, match="precision"):
+        validate_results({**on_disk, "precision": "fp16"})
+
+
+def test_evaluate_episodes_gives_the_protocol_numbers(synthetic_voc_root, results):
+    from panet_min.backbone import build_encoder
+    from panet_min.checkpoint import seed_everything
+    from panet_min.data import EpisodeDataset, open_source
+    from panet_min.evaluate import evaluate_episodes
+    from panet_min.model import PANet
+
+    res, _ = results
+    seed_everything(1234)
+    model = PANet(build_encoder("small")).train()
+    ds = EpisodeDataset(open_source("pascal", synthetic_voc_root, "trainaug"), [1, 2, 3, 4, 5], n_episodes=5,
+                        seed=1234, image_size=40)
+    for episodes, batch in ((ds, 2), ([ds[i] for i in range(5)], 3), ((ds[i] for i in range(5)), 1)):
+        meter = evaluate_episodes(model, episodes, batch_size=batch)
+        assert model.training  # its mode is restored
+        assert meter.n_records == 5 and meter.n_classes == (20 if episodes is ds else 255)
+        assert meter.mean_iou([1, 2, 3, 4, 5])[1] == pytest.approx(res["runs"][0]["mean_iou"], abs=1e-6)
+        assert meter.binary_iou()[1] == pytest.approx(res["runs"][0]["binary_iou"], abs=1e-6)
+
+
+def test_results_names_and_no_overwrite(synthetic_voc_root, tmp_path, monkeypatch):
+    from panet_min.evaluate import default_results_path, main
+
+    runs = {}
+    for lam in (1.0, 0.0):
+        runs[lam] = train(TrainConfig(dataset="pascal", data_root=str(synthetic_voc_root), backbone="small",
+                                      image_size=40, iters=1, device="cpu", par_weight=lam,
+                                      out=str(tmp_path / f"run{lam:g}"), log_every=1))
+    names = {lam: default_results_path(tiny(synthetic_voc_root, None, no_train=False, backbone=None,
+                                            checkpoint=str(run / "checkpoint.pt")), "trainaug").name
+             for lam, run in runs.items()}
+    assert names[1.0].endswith("_trainaug_run1-par.json") and names[0.0].endswith("_trainaug_run0-nopar.json")
+    assert default_results_path(tiny(synthetic_voc_root, None), "val").name == \
+        "pascal_fold0_1way_1shot_mask_val_notrain-small.json"
+    monkeypatch.chdir(tmp_path)
+    cfg = tiny(synthetic_voc_root, None, no_train=False, backbone=None, checkpoint=str(runs[0.0] / "checkpoint.pt"),
+               runs=1, episodes=2)
+    res = evaluate(cfg)
+    path = Path("results") / names[0.0]
+    assert json.loads(path.read_text())["model"]["par_weight"] == 0.0 and res["model"]["training_steps"] == 1
+    before = path.read_text()
+    with pytest.raises(ValueError, match=f"{path.name} already exists: pass --force"):
+        evaluate(cfg)
+    assert path.read_text() == before
+    assert main(["--dataset", "pascal", "--data-root", str(synthetic_voc_root), "--checkpoint",
+                 str(runs[0.0] / "checkpoint.pt"), "--runs", "1", "--episodes", "2", "--image-size", "40",
+                 "--device", "cpu"]) == 2  # refused: the file exists
+    evaluate(cfg, force=True)
+    assert json.loads(path.read_text())["date"] >= json.loads(before)["date"]
 
 
 def test_checkpoint_and_weak_supports(synthetic_voc_root, tmp_path):

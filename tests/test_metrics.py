@@ -45,15 +45,72 @@ def test_random_episodes_equal_the_official_metric(ways):
         pred = rng.integers(0, ways + 1, size=(9, 11))
         meter.record(torch.from_numpy(pred), torch.from_numpy(target), ids)
         ref.record(pred, target, ids)
-    ids = sorted(all_ids)  # some may never be present: NaN in both, as the original
+    ids = sorted(all_ids)  # some may never be present: NaN per class in both
     got, got_mean = meter.mean_iou(ids)
-    want, want_mean = ref.miou(ids)
+    with np.errstate(invalid="ignore"):
+        want, want_mean = ref.miou(ids)
     np.testing.assert_allclose(got, want, rtol=1e-12)
-    assert got_mean == pytest.approx(want_mean, rel=1e-12, nan_ok=True)
+    # the mean: over the seen classes here; the official mean is NaN as soon as one is unseen
+    assert got_mean == pytest.approx(np.nanmean(want), rel=1e-12)
+    assert np.isnan(want_mean) == bool(np.isnan(want).any())
     got_b, got_bm = meter.binary_iou()
     want_b, want_bm = ref.binary()
     np.testing.assert_allclose(got_b, want_b, rtol=1e-12)
     assert got_bm == pytest.approx(want_bm, rel=1e-12)
+
+
+def test_mean_iou_is_over_the_seen_classes_never_nan():
+    m = FewShotMeter(20)
+    m.record(np.array([[1, 1, 0]]), np.array([[1, 0, 0]]), [4])  # class 4: TP 1, FP 1 -> 1/2
+    m.record(np.array([[0, 1]]), np.array([[0, 0]]), [9])  # class 9 never in the ground truth
+    per_class, mean = m.mean_iou([4, 9])
+    assert per_class[0] == pytest.approx(0.5) and np.isnan(per_class[1])
+    assert mean == pytest.approx(0.5)  # the official Metric would give nan here
+    assert m.seen([4, 9]) == [4]
+    with np.errstate(invalid="ignore"):
+        ref = SetMetric(20)
+        ref.record(np.array([[1, 1, 0]]), np.array([[1, 0, 0]]), [4])
+        ref.record(np.array([[0, 1]]), np.array([[0, 0]]), [9])
+        assert np.isnan(ref.miou([4, 9])[1])
+    with pytest.raises(ValueError, match="no class of \\[9\\]"):
+        m.mean_iou([9])
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.int32])
+def test_input_kinds_give_the_same_sums(dtype):
+    rng = np.random.default_rng(5)
+    pred = rng.integers(0, 3, size=(2, 7, 9))
+    target = rng.integers(0, 3, size=(2, 7, 9))
+    target[:, 0] = 255
+    want = FewShotMeter(20)
+    want.record(pred, target, [5, 11])
+    for p, t in ((pred.astype(dtype), target.astype(np.uint8 if dtype == np.uint8 else dtype)),
+                 (torch.from_numpy(pred), torch.from_numpy(target)), (pred.tolist(), target.tolist()),
+                 (pred.astype(float), target)):
+        got = FewShotMeter(20)
+        got.record(p, t, torch.tensor([5, 11]))
+        assert got._sums()[0].tolist() == want._sums()[0].tolist()
+        assert all(np.array_equal(a, b) for a, b in zip(got._sums(), want._sums()))
+    assert pred.max() == 2  # the inputs are not written to
+    assert (target[:, 0] == 255).all()
+
+
+def test_the_device_path_counts_the_same():
+    # the path CUDA tensors take (scatter_add on the device), run here on CPU tensors
+    rng = np.random.default_rng(6)
+    a, b = FewShotMeter(20), FewShotMeter(20)
+    b._confusion_numpy = b._confusion_torch
+    for _ in range(5):
+        pred = rng.integers(0, 3, size=(2, 6, 8))
+        target = rng.integers(0, 3, size=(2, 6, 8))
+        target[rng.random(target.shape) < 0.2] = 255
+        target[1][target[1] == 2] = 0  # way 2 absent from query 1
+        a.record(pred, target, [3, 8])
+        b.record(torch.from_numpy(pred), torch.from_numpy(target), [3, 8])
+    assert isinstance(b._acc, torch.Tensor) and isinstance(a._acc, np.ndarray)
+    assert a.mean_iou([3, 8]) == b.mean_iou([3, 8]) and a.binary_iou() == b.binary_iou()
+    with pytest.raises(ValueError, match="2-way"):
+        b.record(torch.full((2, 2), 3), torch.zeros(2, 2, dtype=torch.long), [3, 8])
 
 
 def test_query_batch_equals_one_record_per_query():
@@ -77,5 +134,11 @@ def test_bad_inputs():
         m.record(np.zeros((2, 2)), np.zeros((2, 2)), [21])
     with pytest.raises(ValueError, match="1-way"):
         m.record(np.full((2, 2), 2), np.zeros((2, 2)), [1])
+    for bad_target in (7, -1, 300):  # outside 0..N and not 255
+        with pytest.raises(ValueError, match="1-way"):
+            m.record(np.zeros((2, 2), int), np.full((2, 2), bad_target), [1])
+    with pytest.raises(ValueError, match="1-way"):
+        m.record(np.full((2, 2), -1), np.zeros((2, 2), int), [1])
+    assert m.n_records == 0
     with pytest.raises(ValueError, match="nothing recorded"):
         FewShotMeter(20).binary_iou()

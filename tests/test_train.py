@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from panet_min import checkpoint as ckpt_io
 from panet_min.checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
 from panet_min.config import EvalConfig, TrainConfig
 from panet_min.train import prototype_distance, train
@@ -205,3 +204,47 @@ def test_prototype_distance_known_answer():
     # query prototype = (1, 2, 3) * 8 / (8 + 1e-5) (query 2 has no class-1 pixel)
     expected = torch.linalg.norm(torch.tensor([1.0, 2.0, 3.0]) * 8 / (8 + 1e-5) - support_fg[0, 0])
     assert float(d) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_the_checkpoint_holds_the_protocol_optimizer(synthetic_voc_root, tmp_path):
+    # defaults of TrainConfig, read back from what a real run saved (not from the config object)
+    run = train(tiny(synthetic_voc_root, tmp_path / "r", iters=2, milestones=TrainConfig().milestones))
+    ck = load_checkpoint(run / "checkpoint.pt")
+    group = ck["optimizer"]["param_groups"][0]
+    assert (group["lr"], group["initial_lr"], group["momentum"], group["weight_decay"]) == (1e-3, 1e-3, 0.9, 5e-4)
+    assert len(ck["optimizer"]["param_groups"]) == 1  # weight decay on all parameters, as the original
+    assert group["dampening"] == 0 and group["nesterov"] is False
+    assert dict(ck["scheduler"]["milestones"]) == {10000: 1, 20000: 1} and ck["scheduler"]["gamma"] == 0.1
+
+
+def test_lambda_scales_the_par_term(synthetic_voc_root, tmp_path):
+    logs = {}
+    for lam in (1.0, 0.5):
+        run = train(tiny(synthetic_voc_root, tmp_path / f"l{lam}", iters=1, par_weight=lam))
+        logs[lam] = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()][1]
+    full, half = logs[1.0], logs[0.5]
+    # same weights and episode before the first update: the same two losses, PAR weighted by lambda
+    assert half["query_loss"] == pytest.approx(full["query_loss"], rel=1e-6)
+    assert half["par_loss"] == pytest.approx(full["par_loss"], rel=1e-6) and full["par_loss"] > 0
+    assert half["loss"] - half["query_loss"] == pytest.approx(0.5 * (full["loss"] - full["query_loss"]), rel=1e-4)
+
+
+def test_default_initialisation_is_the_originals():
+    # the original: kaiming_normal_(weight, nonlinearity="relu") (fan_in) on every conv, PyTorch's
+    # default bias init; replayed here on the same random stream
+    from torch import nn
+
+    from panet_min.train import build_model
+
+    torch.manual_seed(3)
+    model = build_model(TrainConfig(backbone="small", device="cpu"), torch.device("cpu"))
+    torch.manual_seed(3)
+    convs = [nn.Conv2d(3, 32, 3, padding=1), nn.Conv2d(32, 48, 3, padding=1), nn.Conv2d(48, 64, 3, padding=1),
+             nn.Conv2d(64, 64, 3, padding=2, dilation=2)]
+    for conv in convs:
+        nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+    got = model.encoder.convs()
+    assert len(got) == len(convs)
+    for a, b in zip(got, convs):
+        assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+        assert a.dilation == b.dilation and a.padding == b.padding

@@ -10,11 +10,16 @@ def instance_fixture():
     """10 x 12 map: class 1 has instances 1 (big, L-shaped) and 2 (small); class 2 has instance 3."""
     label = np.zeros((10, 12), np.uint8)
     inst = np.zeros((10, 12), np.uint8)
-    label[1:5, 1:3] = 1; inst[1:5, 1:3] = 1          # instance 1: 8 px column ...
-    label[4, 3:6] = 1; inst[4, 3:6] = 1              # ... plus a foot: 11 px, box rows 1-4, cols 1-5
-    label[7:9, 8:10] = 1; inst[7:9, 8:10] = 2        # instance 2: 4 px, box rows 7-8, cols 8-9
-    label[0:3, 8:12] = 2; inst[0:3, 8:12] = 3        # instance 3 belongs to class 2
-    label[5, 1:3] = 255; inst[5, 1:3] = 255          # border
+    label[1:5, 1:3] = 1  # instance 1: 8 px column ...
+    inst[1:5, 1:3] = 1
+    label[4, 3:6] = 1  # ... plus a foot: 11 px, box rows 1-4, cols 1-5
+    inst[4, 3:6] = 1
+    label[7:9, 8:10] = 1  # instance 2: 4 px, box rows 7-8, cols 8-9
+    inst[7:9, 8:10] = 2
+    label[0:3, 8:12] = 2  # instance 3 belongs to class 2
+    inst[0:3, 8:12] = 3
+    label[5, 1:3] = 255  # border
+    inst[5, 1:3] = 255
     return label, inst
 
 

@@ -1,14 +1,14 @@
 """Explorers and their static twins: known supports, widget construction, figure layout."""
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+from panet_min import PANet, small_encoder
+from panet_min import widgets as W
 
-from panet_min import PANet, small_encoder  # noqa: E402
-from panet_min import widgets as W  # noqa: E402
+matplotlib.use("Agg")  # after pyplot's import is fine: no figure exists yet
 
 
 class TinySource:
@@ -148,7 +148,10 @@ def test_widgets_build(model):
     qry.value = "c"
     box = W.annotation_explorer(model, src, 1, "a", "b", image_size=40)
     kind = box.children[0]
-    for value in ("scribble", "bbox", "drawn", "mask"):
+    for value in ("scribble", "bbox", "mask", "drawn"):
         kind.value = value
-    box.children[2].value = "not, points, here"  # a typo is reported in the output, not raised
+    out = box.children[-1]
+    box.children[2].value = "1,2; not a point"  # a typo is reported in the output, not raised
+    text = "".join(o.get("text", "") for o in out.outputs)
+    assert "bad point 'not a point'" in text and "x,y; x,y" in text
     plt.close("all")

@@ -17,7 +17,7 @@ import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-TAGS = ["remove-output"]
+TAGS = ["remove-cell"]  # the reader of the page needs no install cell
 
 
 def cell_source(config_path: Path = ROOT / "_config.yml") -> str:
@@ -32,7 +32,7 @@ def cell_source(config_path: Path = ROOT / "_config.yml") -> str:
 
 
 def chapters() -> list[Path]:
-    return sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+    return sorted((ROOT / "book").glob("[0-9A][0-9]_*.ipynb"))
 
 
 def first_code_cell(nb):

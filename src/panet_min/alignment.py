@@ -1,4 +1,4 @@
-"""Prototype alignment regularization, PAR (paper section 3.4, eq. 5-6).
+"""Prototype alignment regularization, PAR (paper section 3.4, eq. 6; book chapter 6).
 
 The idea: if the prototypes learned from the support segment the query well,
 then prototypes learned *from the query's own prediction* should segment the
@@ -19,6 +19,10 @@ support well too. So, in training, per episode:
 
 4. Average over the B episodes. Gradients reach the encoder through the support
    features and through the query prototypes.
+
+Training adds it to the query loss as ``L = L_seg + lambda L_PAR`` (eq. 7, ``par_weight`` in
+:mod:`panet_min.train`). :func:`par_terms` is the one implementation: it returns the loss and
+the intermediates the book draws; :func:`par_loss` returns its scalar.
 """
 from __future__ import annotations
 
@@ -52,28 +56,51 @@ def query_prototypes(query_features: torch.Tensor, low_res_logits: torch.Tensor)
     return summed / (area.unsqueeze(-1) + EPS), area[:, 1:] > 0
 
 
-def par_loss(support_features: torch.Tensor, query_features: torch.Tensor, low_res_logits: torch.Tensor,
-             support_fg: torch.Tensor, support_bg: torch.Tensor, alpha: float = 20.0) -> torch.Tensor:
-    """PAR loss, a scalar.
+def par_terms(support_features: torch.Tensor, query_features: torch.Tensor, low_res_logits: torch.Tensor,
+              support_fg: torch.Tensor, support_bg: torch.Tensor, alpha: float = 20.0) -> dict:
+    """The PAR loss and every intermediate it is computed from (what chapter 6 draws).
 
     Shapes: ``support_features [B, N, K, C, h, w]``, ``query_features [B, Q, C, h, w]``,
     ``low_res_logits [B, Q, 1+N, h, w]``, ``support_fg``/``support_bg [B, N, K, H, W]``.
+    Returns a dict of tensors (gradients flow as in training unless the inputs are detached):
+
+    - ``query_hard [B, Q, h, w]``: the query's hard prediction (argmax at feature resolution);
+    - ``query_prototypes [B, 1+N, C]``: [query bg, query way 1..N] pooled with those masks;
+    - ``present [B, N]``: False for a way with an empty predicted mask (PAR skips it);
+    - ``support_logits [B, N, K, 2, H, W]``: each support re-segmented with [query bg, query way n];
+    - ``support_labels [B, N, K, H, W]``: 1 foreground, 0 background, 255 ignored;
+    - ``pixel_loss [B, N, K, H, W]``: cross-entropy per pixel (0 where ignored);
+    - ``terms [B, N, K]``: per-support loss before the 1/(N K) (0 for a skipped way);
+    - ``loss``: the scalar ``mean_b sum_{n,k} terms / (N K)`` (eq. 6), what :func:`par_loss` returns.
+
     All (episode, way, shot) terms are computed in one batch; a skipped way is
     multiplied by 0 (its term is finite: an empty prototype scores 0), which
     avoids a host sync in the training loop.
     """
     B, N, K = support_fg.shape[:3]
+    H, W = support_fg.shape[-2:]
     protos, present = query_prototypes(query_features, low_res_logits)  # [B, 1+N, C], [B, N]
     bg = protos[:, :1].expand(B, N, -1)  # [B, N, C]
     pairs = torch.stack([bg, protos[:, 1:]], dim=2)  # [B, N, 2, C]: [query bg, query way n]
     # Re-segment every support of way n with the pair of way n.
     feats = support_features.reshape(B * N, K, *support_features.shape[-3:])
     logits = cosine_logits(feats, pairs.reshape(B * N, 2, -1), alpha)  # [B*N, K, 2, h, w]
-    logits = upsample_logits(logits, support_fg.shape[-2:]).reshape(B, N, K, 2, *support_fg.shape[-2:])
+    logits = upsample_logits(logits, (H, W)).reshape(B, N, K, 2, H, W)
     labels = support_labels(support_fg, support_bg)  # [B, N, K, H, W]
     pixel_loss = F.cross_entropy(logits.flatten(0, 2), labels.flatten(0, 2), ignore_index=255, reduction="none")
     valid = (labels.flatten(0, 2) != 255).sum(dim=(-2, -1))  # [B*N*K]
     # F.cross_entropy's "mean" with ignore_index: sum over kept pixels / their count.
     per_term = pixel_loss.sum(dim=(-2, -1)) / valid.clamp_min(1)
-    per_term = per_term.reshape(B, N, K) * present.unsqueeze(-1)
-    return per_term.sum(dim=(1, 2)).div(N * K).mean()
+    terms = per_term.reshape(B, N, K) * present.unsqueeze(-1)
+    return {"query_hard": low_res_logits.detach().argmax(dim=2), "query_prototypes": protos, "present": present,
+            "support_logits": logits, "support_labels": labels, "pixel_loss": pixel_loss.reshape(B, N, K, H, W),
+            "terms": terms, "loss": terms.sum(dim=(1, 2)).div(N * K).mean()}
+
+
+def par_loss(support_features: torch.Tensor, query_features: torch.Tensor, low_res_logits: torch.Tensor,
+             support_fg: torch.Tensor, support_bg: torch.Tensor, alpha: float = 20.0,
+             return_parts: bool = False):
+    """PAR loss, a scalar (eq. 6): ``par_terms(...)["loss"]``; ``return_parts=True`` returns
+    the whole dict of :func:`par_terms` (the loss and its intermediates). Shapes: see there."""
+    parts = par_terms(support_features, query_features, low_res_logits, support_fg, support_bg, alpha)
+    return parts if return_parts else parts["loss"]

@@ -101,9 +101,9 @@ def copy_conv_tensors(encoder: Encoder, tensors: list) -> None:
 def vgg16_encoder(weights=None) -> Encoder:
     """VGG-16 at output stride 8 (512 channels), as PANet's ``Encoder``.
 
-    ``weights``: ``None`` (Kaiming init), ``"imagenet"`` (torchvision's file
-    where it can be had, else the offline extraction; see
-    :func:`panet_min.weights.resolve_vgg16_weights`), a path to a
+    ``weights``: ``None`` (Kaiming init), ``"imagenet"`` (the book's pinned
+    offline extraction), ``"torchvision"`` (torchvision's file, the original's;
+    see :func:`panet_min.weights.resolve_vgg16_weights`), a path to a
     torchvision-format checkpoint, or a state dict with ``features.N.*`` keys.
     """
     encoder = Encoder(VGG16_BLOCKS, name="vgg16")

@@ -1,4 +1,4 @@
-"""The evaluation metric of the official code, vectorised.
+"""The evaluation metric of the official code, vectorised (book chapter 8, "Evaluation").
 
 Per query (one "record"), for each episode label j in {0 (background), 1..N}
 *that the ground truth contains*:
@@ -10,30 +10,45 @@ Per query (one "record"), for each episode label j in {0 (background), 1..N}
 stored under the class's global id (0 for background). Per run, TP/FP/FN of a
 class are summed over its records, and
 
-    IoU_c = TP_c / (TP_c + FP_c + FN_c),   mean-IoU = mean over the fold's test classes
+    IoU_c = TP_c / (TP_c + FP_c + FN_c)
+    mean-IoU = mean of IoU_c over the asked classes that were seen (see FewShotMeter.mean_iou)
     binary IoU (FB-IoU) = mean(IoU_background, IoU_foreground), foreground = all classes summed.
 
 The official ``Metric`` builds Python sets of pixel coordinates for this; here
 one ``bincount`` of ``target * (1+N) + pred`` per query gives the confusion
 matrix, and TP/FP/FN are its diagonal and margins. The tests check equality with
-a literal set-based reference.
+a literal set-based reference (:class:`panet_min.reference.SetMetric`).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+# Confusion rows per query: every target value 0..255, so that 255 (ignore) needs no mask
+# and an out-of-range target shows up as counts in rows 1+N..254.
+_ROWS = 256
 
-def _as_tensor(x) -> torch.Tensor:
-    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+
+def _ids(class_ids) -> list[int]:
+    return [int(c) for c in (class_ids.tolist() if hasattr(class_ids, "tolist") else class_ids)]
 
 
 class FewShotMeter:
     """Accumulates TP/FP/FN per global class id (index 0 = background) for one run.
 
     ``n_classes``: number of object classes of the dataset (20 for PASCAL).
-    Accepts numpy arrays or torch tensors (on any device; sums stay on that
-    device until a result is asked for, so recording adds no host sync).
+    Accepts numpy arrays or torch tensors. CPU inputs are counted with numpy (no tensor is
+    created per call); CUDA tensors are counted on their device and the sums stay there until
+    a result is asked for, so recording adds no host sync (with ``check=False``).
+
+    **The mean-IoU rule** (:meth:`mean_iou`): the mean of IoU_c over the asked classes
+    (a fold's test classes) *that appeared in the ground truth of at least one record*; a
+    class never seen has no IoU (NaN in :meth:`class_iou`) and is left out of the mean, so the
+    reported mean-IoU is never NaN. When no asked class was seen, :meth:`mean_iou` raises.
+    The official ``Metric.get_mIoU`` averages over all the fold's classes: an unseen class
+    gives 0/0 = NaN there and makes the whole mean NaN. The two agree whenever every test
+    class appears in a run (always with the protocol's 1000 episodes; the difference shows
+    only in short runs, which ``evaluate`` records in ``unseen_classes``).
     """
 
     def __init__(self, n_classes: int = 20):
@@ -41,54 +56,131 @@ class FewShotMeter:
         self.reset()
 
     def reset(self) -> None:
-        self.tp = self.fp = self.fn = None
+        self._acc = None  # [3, n_classes + 1]: TP, FP, FN per global id (numpy, or a tensor on CUDA)
         self.n_records = 0
-
-    def _init(self, device) -> None:
-        if self.tp is None:
-            z = torch.zeros(self.n_classes + 1, dtype=torch.float64, device=device)
-            self.tp, self.fp, self.fn = z.clone(), z.clone(), z.clone()
 
     def record(self, pred, target, class_ids, check: bool = True) -> None:
         """``pred [H,W]`` or ``[Q,H,W]`` in {0..N}; ``target`` the same shape in {0..N, 255};
         ``class_ids``: the N global ids of the episode's ways, in way order.
         ``check=False`` skips the value-range check (a host sync on a GPU) for data known valid."""
-        pred, target = _as_tensor(pred), _as_tensor(target).to(device=_as_tensor(pred).device)
+        if not isinstance(pred, torch.Tensor):
+            pred = np.asarray(pred)
+        if not isinstance(target, torch.Tensor):
+            target = np.asarray(target)
         if pred.shape != target.shape:
             raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
-        if pred.dim() == 2:
-            pred, target = pred[None], target[None]
-        if pred.dim() != 3:
+        if len(pred.shape) not in (2, 3):
             raise ValueError(f"pred must be [H, W] or [Q, H, W], got {tuple(pred.shape)}")
-        ids = [int(c) for c in (class_ids.tolist() if hasattr(class_ids, "tolist") else class_ids)]
+        ids = _ids(class_ids)
         if any(c < 1 or c > self.n_classes for c in ids):
             raise ValueError(f"class ids {ids} outside 1..{self.n_classes}")
         L = len(ids) + 1
-        pred, target = pred.long(), target.long()
-        bad = (pred < 0) | (pred >= L) | (((target < 0) | (target >= L)) & (target != 255)) if check else None
-        if check and bool(bad.any()):
-            raise ValueError(f"pred must be in 0..{L - 1} and target in 0..{L - 1} or 255 for a {L - 1}-way episode")
-        self._init(pred.device)
+        on_cuda = any(isinstance(x, torch.Tensor) and x.device.type != "cpu" for x in (pred, target))
+        if on_cuda:
+            conf = self._confusion_torch(pred, target, L, check)
+        else:
+            conf = self._confusion_numpy(pred, target, L, check)
+        self._add(conf, ids, L)
+
+    def _range_error(self, L: int) -> ValueError:
+        return ValueError(f"pred must be in 0..{L - 1} and target in 0..{L - 1} or 255 for a {L - 1}-way episode")
+
+    def _confusion_numpy(self, pred, target, L: int, check: bool) -> np.ndarray:
+        """[Q, 256, L] int64 counts of (target value, pred label) per query."""
+        p = pred.detach().numpy() if isinstance(pred, torch.Tensor) else pred
+        t = target.detach().numpy() if isinstance(target, torch.Tensor) else target
+        if p.dtype.kind not in "biu":
+            p = p.astype(np.int64)
+        if p.ndim == 2:
+            p, t = p[None], t[None]
+        Q = p.shape[0]
+        if check and p.size and (p.min() < 0 or p.max() >= L):
+            raise self._range_error(L)
+        index = np.multiply(t, L, dtype=np.int64)  # a fresh array: the += below never writes into the input
+        index += p
+        if Q > 1:
+            index += (np.arange(Q, dtype=np.int64) * (_ROWS * L))[:, None, None]
+        try:
+            counts = np.bincount(index.ravel(), minlength=Q * _ROWS * L)
+        except ValueError:  # a negative target
+            raise self._range_error(L) from None
+        if counts.size != Q * _ROWS * L:  # a target above 255
+            raise self._range_error(L)
+        conf = counts.reshape(Q, _ROWS, L)
+        if check and conf[:, L:255].any():
+            raise self._range_error(L)
+        return conf
+
+    def _confusion_torch(self, pred, target, L: int, check: bool) -> torch.Tensor:
+        """The same on the tensors' device, with no host sync when ``check`` is False."""
+        pred = torch.as_tensor(pred)
+        target = torch.as_tensor(target, device=pred.device)
+        if pred.dim() == 2:
+            pred, target = pred[None], target[None]
         Q = pred.shape[0]
-        valid = target != 255
-        q = torch.arange(Q, device=pred.device).view(Q, 1, 1).expand_as(pred)
-        index = (q * L + target) * L + pred
-        conf = torch.bincount(index[valid], minlength=Q * L * L).view(Q, L, L).double()  # [q, target, pred]
-        tp = conf.diagonal(dim1=1, dim2=2)
-        fp = conf.sum(dim=1) - tp
-        target_count = conf.sum(dim=2)
-        fn = target_count - tp
-        present = (target_count > 0).double()  # a label absent from the ground truth is not counted
-        slots = torch.tensor([0] + ids, device=pred.device)
-        self.tp.index_add_(0, slots, (tp * present).sum(0))
-        self.fp.index_add_(0, slots, (fp * present).sum(0))
-        self.fn.index_add_(0, slots, (fn * present).sum(0))
-        self.n_records += Q
+        pred, target = pred.long(), target.long()
+        if check:
+            bad = (pred < 0) | (pred >= L) | (((target < 0) | (target >= L)) & (target != 255))
+            if bool(bad.any()):
+                raise self._range_error(L)
+        index = (target + torch.arange(Q, device=pred.device).view(Q, 1, 1) * _ROWS) * L + pred
+        # scatter_add into a fixed size: torch.bincount would read the maximum back to the host
+        counts = torch.zeros(Q * _ROWS * L, dtype=torch.long, device=pred.device)
+        counts.scatter_add_(0, index.flatten(), torch.ones_like(index.flatten()))
+        return counts.view(Q, _ROWS, L)
+
+    def _add(self, conf, ids: list[int], L: int) -> None:
+        conf = conf[:, :L]  # [Q, target, pred]: the 255 row (and the empty ones) dropped
+        if isinstance(conf, np.ndarray):
+            tp = conf.diagonal(axis1=1, axis2=2)
+            target_count = conf.sum(2)
+            # [3, Q, L]: TP, FP, FN; a label absent from a query's ground truth is not counted
+            parts = np.stack([tp, conf.sum(1) - tp, target_count - tp]) * (target_count > 0)
+            if self._acc is None:
+                self._acc = np.zeros((3, self.n_classes + 1))
+            elif isinstance(self._acc, torch.Tensor):
+                parts = torch.from_numpy(parts).to(self._acc.device)
+        else:
+            tp = conf.diagonal(dim1=1, dim2=2)
+            target_count = conf.sum(2)
+            parts = torch.stack([tp, conf.sum(1) - tp, target_count - tp]) * (target_count > 0)
+            if self._acc is None or isinstance(self._acc, np.ndarray):
+                start = np.zeros((3, self.n_classes + 1)) if self._acc is None else self._acc
+                self._acc = torch.tensor(start, dtype=torch.float64, device=conf.device)
+        parts = parts.sum(1)  # [3, L]
+        slots = [0] + ids
+        if isinstance(self._acc, np.ndarray):
+            if len(set(slots)) == len(slots):
+                self._acc[:, slots] += parts
+            else:  # a class given twice: add.at sums the repeats
+                np.add.at(self._acc, (slice(None), slots), parts)
+        else:
+            self._acc.index_add_(1, torch.tensor(slots, device=self._acc.device), parts.to(self._acc))
+        self.n_records += conf.shape[0]
+
+    @property
+    def tp(self) -> torch.Tensor | None:
+        """TP summed per global id, float64 ``[n_classes + 1]`` (None before a record); so ``fp``, ``fn``."""
+        return self._sum(0)
+
+    @property
+    def fp(self) -> torch.Tensor | None:
+        return self._sum(1)
+
+    @property
+    def fn(self) -> torch.Tensor | None:
+        return self._sum(2)
+
+    def _sum(self, i: int):
+        if self._acc is None:
+            return None
+        return torch.from_numpy(self._acc[i]) if isinstance(self._acc, np.ndarray) else self._acc[i]
 
     def _sums(self):
-        if self.tp is None:
+        if self._acc is None:
             raise ValueError("nothing recorded yet")
-        return self.tp.cpu().numpy(), self.fp.cpu().numpy(), self.fn.cpu().numpy()
+        acc = self._acc.cpu().numpy() if isinstance(self._acc, torch.Tensor) else self._acc
+        return acc[0], acc[1], acc[2]
 
     def class_iou(self, class_ids) -> np.ndarray:
         """IoU of each listed global id (NaN for a class never seen in the ground truth)."""
@@ -97,10 +189,20 @@ class FewShotMeter:
         with np.errstate(invalid="ignore", divide="ignore"):
             return tp[ids] / (tp[ids] + fp[ids] + fn[ids])
 
+    def seen(self, class_ids) -> list[int]:
+        """The listed global ids that appeared in the ground truth of some record."""
+        return [c for c, v in zip(class_ids, self.class_iou(class_ids)) if not np.isnan(v)]
+
     def mean_iou(self, class_ids) -> tuple[list[float], float]:
-        """(per-class IoU in the order of ``class_ids``, their mean) — the paper's mean-IoU."""
+        """(IoU per class in the order of ``class_ids``, NaN for an unseen class; the mean over
+        the *seen* classes). The rule, and how it differs from the official code: class docstring.
+        No listed class seen -> ValueError."""
         iou = self.class_iou(class_ids)
-        return iou.tolist(), float(iou.mean())
+        seen = iou[~np.isnan(iou)]
+        if seen.size == 0:
+            raise ValueError(f"no class of {list(class_ids)} appeared in the ground truth of the "
+                             f"{self.n_records} recorded queries: mean-IoU is undefined")
+        return iou.tolist(), float(seen.mean())
 
     def binary_iou(self) -> tuple[list[float], float]:
         """([background IoU, foreground IoU], their mean) — FB-IoU as the official code."""

@@ -1,4 +1,4 @@
-"""PANet: the forward pass for B episodes of N-way K-shot with Q queries.
+"""PANet: the forward pass for B episodes of N-way K-shot with Q queries (book chapter 5).
 
     support_images [B,N,K,3,H,W] --+                      +--> MAP(fg) -> fg prototypes [B,N,C]
                                    |-- encoder (1 batch) -|
@@ -8,6 +8,8 @@
                                                            -- bilinear -> logits [B,Q,1+N,H,W]
     (training, par=True) PAR re-segments the supports with query prototypes.
 
+Eq. 1-2 (prototypes, chapter 3) and 3-4 (cosine segmentation, chapter 4) run inside
+``PANet.forward``; eq. 5 is :func:`query_loss`, eq. 6 (PAR, chapter 6) :mod:`panet_min.alignment`.
 Everything is computed for all episodes at once; the original loops over
 episodes and ways in Python. Numbers are the same (tests compare with a
 literal per-episode version of the original's forward pass).
@@ -21,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .alignment import par_loss
-from .backbone import Encoder, vgg16_encoder
+from .backbone import vgg16_encoder
 from .checks import check_episode
 from .prototypes import episode_prototypes, masked_average_pooling
 from .segment import cosine_logits, upsample_logits
@@ -119,4 +121,4 @@ def predict(logits: torch.Tensor) -> torch.Tensor:
     return logits.argmax(dim=-3)
 
 
-__all__ = ["PANet", "PANetOutput", "query_loss", "predict", "Encoder"]
+__all__ = ["PANet", "PANetOutput", "query_loss", "predict"]

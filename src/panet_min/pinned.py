@@ -33,14 +33,19 @@ class BookInputs:
     weights_digest: str
 
     def __str__(self) -> str:
+        checked = (f"every file sha256-checked, manifest {self.data_digest[:12]}"
+                   if self.dataset == DATASET else "not the pinned data")
         return (f"data:    {DESCRIPTIONS[self.dataset]}\n"
-                f"         every file sha256-checked, manifest {self.data_digest[:12]}\n"
+                f"         {checked}\n"
                 f"weights: ImageNet VGG-16, the VGG team's weights (offline extraction)\n"
                 f"         tensors sha256 {self.weights_digest[:12]}")
 
 
-def book_inputs(data_root="../data", source=None, log=print) -> BookInputs:
+def book_inputs(data_root="../data", dataset: str = DATASET, source=None, log=print) -> BookInputs:
     """Make the pinned data and weights ready under ``data_root`` and the weights cache; say which.
+
+    ``dataset`` other than "msrc" (a chapter run with ``-p dataset pascal``): that dataset must be
+    prepared already (:func:`panet_min.data.locate` names the command); only MSRC is pinned.
 
     MSRC-v2 prepared in ``data_root/msrc`` is used as it is; otherwise it is prepared now from
     ``source`` (a local copy: zip or folder) or the official download (about 110 MB;
@@ -48,14 +53,23 @@ def book_inputs(data_root="../data", source=None, log=print) -> BookInputs:
     Both are verified: a copy that does not match its checksums is a ValueError, never used.
     """
     data_root = Path(data_root).expanduser()
-    if is_prepared(data_root):
+    if dataset != DATASET:
+        where = locate(dataset, data_root)
+        log(f"{DESCRIPTIONS[dataset]}: found in {where.root} (not pinned: numbers differ from the book's)")
+        resolve_vgg16_weights(WEIGHTS)
+        return BookInputs(dataset, where.root, WEIGHTS, "not pinned", PINNED_TENSOR_SHA256)
+    try:
+        found = is_prepared(data_root) and locate(DATASET, data_root)
+    except ValueError:  # stamp without the files: prepare again
+        found = False
+    if found:
         log(f"MSRC-v2: found, prepared before in {data_root / DATASET}")
     else:
         from .prepare.msrc import prepare
 
         log("MSRC-v2: not prepared yet; preparing it now "
             f"({'from ' + str(source) if source else 'downloading the official zip, about 110 MB'})")
-        prepare(data_root, source=source, log=log)
+        prepare(data_root, source=source, force=True, log=log)
     if pinned_weights_path().is_file():
         log(f"weights: found the pinned file {pinned_weights_path().name} in the cache")
     else:

@@ -23,7 +23,6 @@ def get_features(fts, mask):
 def forward(encoder, supp_imgs, fore_mask, back_mask, qry_imgs, align=True, training=True, scaler=20.0):
     """Tensors in the package's layout; returns (logits [B,Q,1+N,H,W], align loss)."""
     B, N, K = supp_imgs.shape[:3]
-    Q = qry_imgs.shape[1]
     img_size = supp_imgs.shape[-2:]
     align_loss = 0
     outputs = []

@@ -32,9 +32,7 @@ original protocol. Multi-GPU: ``torchrun --nproc_per_node P -m panet_min.train .
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -46,15 +44,16 @@ from . import distributed
 from .backbone import build_encoder
 from .checkpoint import (CHECKPOINT_FORMAT, atomic_save, load_checkpoint, load_scheduler_state, portable_text,
                          rng_state, scheduler_state, seed_everything, set_rng_state)
-from .config import (TrainConfig, add_config_arguments, default_split, open_split,
+from .config import (TrainConfig, add_config_arguments, training_source,
                      resolve_device)
+from .data.episodes import TENSOR_KEYS
 from .model import PANet, query_loss
 from .prototypes import EPS, masked_average_pooling
+from .runsetup import precision_context, progress_bar
 
 # Settings a resumed run may change; every other one must match the checkpoint's.
 RESUMABLE = ("iters", "checkpoint_every", "log_every", "proto_dist_every", "workers", "device",
              "out", "data_root", "compile")
-from .data.episodes import TENSOR_KEYS  # noqa: E402  (the episode dict's tensors)
 
 
 def default_run_dir(config: TrainConfig) -> Path:
@@ -141,10 +140,6 @@ class _Log:
                 f.write(json.dumps(record) + "\n")
 
 
-def _show_progress() -> bool:
-    return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
-
-
 def train(config: TrainConfig, resume: bool = False) -> Path:
     """Train PANet as ``config`` says; returns the run folder (see the module docstring).
 
@@ -178,12 +173,12 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
                          "or choose another --out")
 
     seed_everything(config.seed)
-    split = config.train_split or default_split(config.dataset, train=True)
-    source, description, _ = open_split(config.dataset, config.data_root, split)
-    from .data import EpisodeDataset, fold_classes
+    # the fold's training classes (+ MSRC's stuff with stuff_as_training); strict drops test images
+    source, classes, description = training_source(config)
+    from .data import EpisodeDataset
 
     E, W = config.episodes_per_step, world.world_size
-    dataset = EpisodeDataset(source, fold_classes(config.dataset, config.fold, train=True), ways=config.ways,
+    dataset = EpisodeDataset(source, classes, ways=config.ways,
                              shots=config.shots, queries=config.queries, n_episodes=config.iters * E * W,
                              seed=config.seed, image_size=config.image_size, train=True)
     model = build_model(config, device)
@@ -209,7 +204,7 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(config.to_json() + "\n")
     log = _Log(run_dir / "log.jsonl", world.is_main, start if resume else None)
-    log.write(event="resume" if resume else "start", step=start, data=portable_text(description), split=split,
+    log.write(event="resume" if resume else "start", step=start, data=portable_text(description), split=source.split,
               weights_info=model.weights_info, world_size=W, device=str(device), torch=torch.__version__)
 
     def save(step: int) -> None:
@@ -221,20 +216,17 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
         distributed.barrier(world)
 
     model.train()
-    amp = torch.autocast(device.type, dtype=torch.bfloat16) if config.amp else contextlib.nullcontext()
+    amp = precision_context(device, config.amp)
     pin = device.type == "cuda"
     sums = torch.zeros(3, device=device)  # loss, query loss, PAR loss since the last log line
     n_summed, proto_dist, t_last, step = 0, None, time.perf_counter(), start
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=config.iters, initial=start, desc="train", unit="step",
-               disable=not (world.is_main and _show_progress()))
+    bar = progress_bar(total=config.iters, initial=start, desc="train", unit="step", enabled=world.is_main)
     for step, batch in enumerate(_step_loader(dataset, start, config, world, pin), start=start):
         x = {k: batch[k].to(device, non_blocking=pin) for k in TENSOR_KEYS}
         with amp:
             out = net(x["support_images"], x["support_fg"], x["support_bg"], x["query_images"])
         q_loss = query_loss(out.logits.float(), x["query_labels"])
-        loss = q_loss + config.par_weight * out.par_loss.float()
+        loss = q_loss + config.par_weight * out.par_loss.float()  # eq. 7: L = L_seg + lambda L_PAR
         done = step + 1
         if done % config.proto_dist_every == 0 or done == config.iters:
             with amp:
@@ -284,7 +276,10 @@ HELP = {
     "amp": "bf16 autocast", "compile": "torch.compile the encoder",
     "milestones": "steps after which lr is multiplied by --gamma",
     "proto_dist_every": "log the support-query prototype distance every M steps",
-    "train_split": "split to draw episodes from (trainaug for VOC layout, train for COCO/CamVid)",
+    "train_split": "split to draw episodes from (trainaug for VOC layout, train for COCO/CamVid, all for MSRC)",
+    "strict": "drop every training image that holds a test class (the original keeps them, as background)",
+    "stuff_as_training": "MSRC only: add building, grass, tree, sky and water to the training classes "
+                         "(the leak ablation)",
 }
 
 

@@ -111,7 +111,8 @@ def fold_caffe_normalisation(weight: torch.Tensor, bias: torch.Tensor):
     ``x_c[bgr(c)] = a_c * x_n[c] + b_c`` with ``a_c = 255 * std_c`` and
     ``b_c = 255 * mean_c - caffe_mean_rgb_c``, so by linearity
 
-        W'[:, c] = a_c * W[:, 2 - c],   bias' = bias + sum_c b_c * sum_{kh,kw} W[:, 2 - c].
+        W'[:, c] = a_c * W[:, 2 - c],
+        bias'    = bias + sum_c b_c * sum_{kh,kw} W[:, 2 - c].
 
     Exact for every output whose receptive field lies inside the image. At the
     zero-padded border it is not: padding x_n with 0 means padding x_c with b_c
@@ -124,7 +125,8 @@ def fold_caffe_normalisation(weight: torch.Tensor, bias: torch.Tensor):
     w = weight.double().flip(1)  # BGR -> RGB input channels
     a = torch.tensor([255.0 * s for s in IMAGENET_STD], dtype=torch.float64)
     caffe_rgb = CAFFE_MEAN_BGR[::-1]
-    b = torch.tensor([255.0 * m - c for m, c in zip(IMAGENET_MEAN, caffe_rgb)], dtype=torch.float64)
+    b = torch.tensor([255.0 * m - c for m, c in zip(IMAGENET_MEAN, caffe_rgb)],
+                     dtype=torch.float64)
     folded_w = w * a.view(1, 3, 1, 1)
     folded_b = bias.double() + (w.sum(dim=(2, 3)) * b.view(1, 3)).sum(dim=1)
     return folded_w.to(weight.dtype), folded_b.to(bias.dtype)

@@ -22,10 +22,11 @@ from scipy import ndimage
 from .data.folds import class_names
 from .data.transforms import resize_image, resize_mask, to_tensor_normalized
 from .data.weak import bbox_support, scribble_support
-from .viz.alignment import draw_view_row, support_picture
+from .metrics import FewShotMeter
+from .viz.forward import draw_view_row, support_picture
 from .viz.overlays import overlay_labels
+from .viz import style
 
-KINDS = ("mask", "scribble", "bbox", "drawn")
 TITLES = {"mask": "dense mask", "scribble": "scribbles", "bbox": "bounding box", "drawn": "drawn scribble"}
 
 
@@ -113,7 +114,7 @@ def load_view(source, class_id: int, support_id: str, query_id: str, image_size:
 
 def view_support(view: dict, kind: str = "mask", seed: int = 0, fg_points: str = "",
                  bg_points: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """(fg, bg) bool [S,S] of ``view``'s support for annotation ``kind`` (see KINDS).
+    """(fg, bg) bool [S,S] of ``view``'s support for annotation ``kind`` (a key of ``TITLES``).
 
     VOC-layout sources with scribble/instance maps on disk use them (the original's path);
     otherwise ``weak_support_from_label`` builds them. "drawn": fg = the polyline ``fg_points`` (as
@@ -172,12 +173,11 @@ def run_view(model, view: dict, fg: np.ndarray, bg: np.ndarray) -> dict | None:
     logits = out.logits[0, 0].float().cpu()
     cos = (out.low_res_logits[0, 0].float().cpu() / model.alpha).numpy()
     pred = logits.argmax(0).numpy()
-    gt = view["query_label"]
-    keep = gt != 255
-    inter = np.sum((pred == 1) & (gt == 1) & keep)
-    union = np.sum(((pred == 1) | (gt == 1)) & keep)
+    # the foreground IoU of the one query, by the evaluation's metric (NaN: the class is not in it)
+    meter = FewShotMeter(max(view["class_id"], 1))
+    meter.record(pred, view["query_label"], [view["class_id"]])
     return {"prediction": pred, "prob_fg": logits.softmax(0)[1].numpy(), "cos_bg": cos[0], "cos_fg": cos[1],
-            "iou": float(inter / union) if union else float("nan")}
+            "iou": float(meter.class_iou([view["class_id"]])[0])}
 
 
 def _name(source, c: int) -> str:
@@ -187,11 +187,11 @@ def _name(source, c: int) -> str:
         return f"class {c}"
 
 
-def episode_figure(model, views: list[dict], dpi: int = 80):
+def episode_figure(model, views: list[dict], dpi: int = 100):
     """Rows of [support + mask, cos to bg, cos to fg, query truth, prediction]: 5 axes per view."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(views), 5, figsize=(11, 2.45 * len(views) + 0.2), dpi=dpi, squeeze=False)
+    fig, axes = plt.subplots(len(views), 5, figsize=style.fit((11, 2.45 * len(views) + 0.2)), dpi=dpi, squeeze=False)
     for row, view in zip(axes, views):
         fg, bg = view_support(view, "mask")
         draw_view_row(row, view, run_view(model, view, fg, bg), fg, bg, _name(view["source"], view["class_id"]))
@@ -199,7 +199,7 @@ def episode_figure(model, views: list[dict], dpi: int = 80):
     return fig
 
 
-def episode_static(model, source, choices, image_size: int = 241, dpi: int = 80):
+def episode_static(model, source, choices, image_size: int = 241, dpi: int = 100):
     """Static twin of ``episode_explorer``: ``choices`` = [(class_id, support_id, query_id), ...]
     -> a Figure with 5 axes per choice (the widget's view for each)."""
     views = [load_view(source, c, s, q, image_size) for c, s, q in choices]
@@ -207,28 +207,28 @@ def episode_static(model, source, choices, image_size: int = 241, dpi: int = 80)
 
 
 def annotation_figure(model, view: dict, kinds=("mask", "scribble", "bbox"), seed: int = 0,
-                      fg_points: str = "", bg_points: str = "", dpi: int = 80):
+                      fg_points: str = "", bg_points: str = "", dpi: int = 100):
     """One row per annotation kind: [support with its fg/bg, P(fg) on the query, prediction];
     3 axes per kind. Returns (Figure, {kind: IoU or None})."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(kinds), 3, figsize=(7.2, 2.4 * len(kinds) + 0.2), dpi=dpi, squeeze=False)
+    fig, axes = plt.subplots(len(kinds), 3, figsize=style.fit((7.2, 2.4 * len(kinds) + 0.2)), dpi=dpi, squeeze=False)
     ious = {}
     for row, kind in zip(axes, kinds):
         fg, bg = view_support(view, kind, seed, fg_points, bg_points)
         result = run_view(model, view, fg, bg)
         row[0].imshow(support_picture(view["support_rgb"], fg, bg))
-        row[0].set_title(f"{TITLES[kind]}: fg red, bg blue\n{int(fg.sum())} fg / {int(bg.sum())} bg px", fontsize=8)
+        row[0].set_title(f"{TITLES[kind]}: fg red, bg blue\n{int(fg.sum())} fg / {int(bg.sum())} bg px", fontsize=9)
         if result is None:
             ious[kind] = None
             row[1].text(0.5, 0.5, "no foreground\nannotation", ha="center", va="center", fontsize=9)
         else:
             ious[kind] = result["iou"]
             row[1].imshow(result["prob_fg"], cmap="magma", vmin=0, vmax=1)
-            row[1].set_title("query: P(foreground)", fontsize=8)
+            row[1].set_title("query: P(foreground)", fontsize=9)
             row[2].imshow(overlay_labels(view["query_rgb"], result["prediction"]))
             row[2].contour(view["query_label"] == 1, levels=[0.5], colors="white", linewidths=0.7)
-            row[2].set_title(f"prediction (white: truth)\nIoU {result['iou']:.3f}", fontsize=8)
+            row[2].set_title(f"prediction (white: truth)\nIoU {result['iou']:.3f}", fontsize=9)
         for ax in row:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -238,7 +238,7 @@ def annotation_figure(model, view: dict, kinds=("mask", "scribble", "bbox"), see
 
 def annotation_static(model, source, class_id: int, support_id: str, query_id: str, image_size: int = 241,
                       kinds=("mask", "scribble", "bbox"), seed: int = 0, fg_points: str = "",
-                      bg_points: str = "", dpi: int = 80):
+                      bg_points: str = "", dpi: int = 100):
     """Static twin of ``annotation_explorer``: the same support annotated each way in ``kinds``,
     and the prediction each gives on the same query. Returns a Figure with 3 axes per kind."""
     view = load_view(source, class_id, support_id, query_id, image_size)
@@ -246,12 +246,12 @@ def annotation_static(model, source, class_id: int, support_id: str, query_id: s
 
 
 def supports_static(source, choices, kinds=("mask", "scribble", "bbox"), image_size: int = 241, seed: int = 0,
-                    dpi: int = 80):
+                    dpi: int = 100):
     """The same supports annotated each way, no model: ``choices`` = [(class_id, support_id), ...]
     -> a Figure with one row per choice and one axis per kind (fg red, bg annotation light blue)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(choices), len(kinds), figsize=(2.6 * len(kinds), 2.5 * len(choices) + 0.2),
+    fig, axes = plt.subplots(len(choices), len(kinds), figsize=style.fit((2.6 * len(kinds), 2.5 * len(choices) + 0.2)),
                              dpi=dpi, squeeze=False)
     for row, (c, sid) in zip(axes, choices):
         view = load_view(source, c, sid, sid, image_size)
@@ -259,7 +259,7 @@ def supports_static(source, choices, kinds=("mask", "scribble", "bbox"), image_s
             fg, bg = view_support(view, kind, seed)
             ax.imshow(support_picture(view["support_rgb"], fg, bg))
             ax.set_title(f"{_name(source, c)}: {TITLES[kind]}\n{int(fg.sum())} fg / {int(bg.sum())} bg px",
-                         fontsize=8)
+                         fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
     fig.tight_layout()
@@ -336,9 +336,9 @@ def annotation_explorer(model, source, class_id: int, support_id: str, query_id:
         try:
             fig = annotation_figure(model, view, (kind.value,), seed_w.value, fg_w.value, bg_w.value)[0]
         except ValueError as err:  # a typo in the points: say so instead of a traceback
-            out.clear_output()
-            with out:
-                print(err)
+            # written into the widget's outputs directly, so it shows (and is testable) without a kernel
+            out.outputs = ()
+            out.append_stdout(f"{err}\n")
             return
         _show_in(out, fig)
 

@@ -22,10 +22,7 @@ class id of the object, so a way's foreground scribble lies inside its mask).
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
-
 from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree
@@ -55,47 +52,13 @@ def _open_with_disk(mask: np.ndarray) -> np.ndarray:
     return mask
 
 
-@lru_cache(maxsize=1)
-def _medial_axis_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Lookup tables over the 512 binary 3x3 neighbourhoods (bit k = pixel k, row-major).
-
-    keep[index]: the centre is foreground and removing it changes the number of
-    8-connected components, or the neighbourhood has fewer than 3 pixels;
-    corner[index]: number of background pixels (processed last = kept first).
-    """
-    bits = (np.arange(512)[:, None] >> np.arange(9)) & 1
-    eight = np.ones((3, 3), bool)
-    n_with = np.array([ndimage.label(b.reshape(3, 3), eight)[1] for b in bits])
-    n_without = np.array([ndimage.label((b * (np.arange(9) != 4)).reshape(3, 3), eight)[1] for b in bits])
-    keep = (bits[:, 4] == 1) & ((n_with != n_without) | (bits.sum(1) < 3))
-    return keep.astype(np.uint8), 9 - bits.sum(1)
-
-
 def _medial_axis(mask: np.ndarray, seed: int) -> np.ndarray:
-    """Medial axis of ``mask`` [H,W] bool, the algorithm of skimage's ``medial_axis``
-    (pixels thinned in order of distance transform, then cornerness, ties broken
-    by a seeded permutation) with its lookup table built once instead of per call."""
-    try:
-        from skimage.morphology._skeletonize_various_cy import _skeletonize_loop
-    except ImportError:  # private helper moved: the public function computes the same thing
-        from skimage.morphology import medial_axis
+    """Medial axis of ``mask`` [H,W] bool: scikit-image's public ``medial_axis`` (pixels thinned
+    in order of distance transform, then cornerness, ties broken by a permutation seeded with
+    ``seed``)."""
+    from skimage.morphology import medial_axis  # here: importing scikit-image takes about a second
 
-        return medial_axis(mask, rng=seed)
-    keep, corner = _medial_axis_tables()
-    padded = np.pad(mask, 1)
-    h, w = mask.shape
-    index = np.zeros((h, w), np.int64)
-    for k in range(9):
-        index += padded[k // 3:k // 3 + h, k % 3:k % 3 + w].astype(np.int64) << k
-    distance = ndimage.distance_transform_edt(mask)[mask]
-    i, j = (np.ascontiguousarray(a, dtype=np.intp) for a in np.nonzero(mask))
-    tiebreak = np.random.default_rng(seed).permutation(len(i))
-    # lexsort by (distance, cornerness, tiebreak) as one int64 key: squared EDT distances are integers
-    key = (np.rint(distance ** 2).astype(np.int64) * 10 + corner[index[mask]]) * len(i) + tiebreak
-    order = np.ascontiguousarray(np.argsort(key), dtype=np.int32)
-    result = np.ascontiguousarray(mask, dtype=np.uint8)
-    _skeletonize_loop(result, i, j, order, keep)
-    return result.astype(bool)
+    return medial_axis(mask, rng=seed)
 
 
 def _skeleton_graph(skel: np.ndarray):

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 # The input convention of torchvision's VGG-16 (and of the offline weights, see panet_min.weights).
-from ..weights import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from ..weights import IMAGENET_MEAN, IMAGENET_STD
 _MEAN_255 = np.asarray(IMAGENET_MEAN, np.float32) * 255  # (x/255 - m)/s == (x - 255 m)/(255 s)
 _STD_255 = np.asarray(IMAGENET_STD, np.float32) * 255
 

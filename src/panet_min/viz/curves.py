@@ -23,15 +23,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from . import style
 
-# Names a logged quantity may have (first one found is used); the engine's own names come first.
-KEY_ALIASES = {
-    "loss": ("loss", "total_loss"),
-    "query_loss": ("query_loss", "loss_query", "ce_loss"),
-    "par_loss": ("par_loss", "align_loss", "loss_par"),
-    "lr": ("lr", "learning_rate"),
-    "proto_dist": ("proto_dist", "proto_distance", "prototype_distance", "support_query_distance"),
-}
 MISSING = "n/a"
 
 
@@ -59,29 +52,25 @@ def read_log(path) -> list[dict]:
     return records
 
 
-def resolve_key(records: Sequence[Mapping], key: str) -> str | None:
-    """The name under which ``key`` (or one of its ``KEY_ALIASES``) appears in ``records``; None if absent."""
-    for name in KEY_ALIASES.get(key, ()) + (key,):
-        if any(name in r for r in records):
-            return name
-    return None
-
-
 def series(records: Sequence[Mapping], key: str, step_key: str = "step") -> tuple[np.ndarray, np.ndarray]:
-    """``(steps [T], values [T])`` of the records that carry ``key`` (aliases allowed) with a
-    finite number; records without it (e.g. the distance is logged every M steps) are skipped.
-    A key that no record carries -> ValueError listing the keys that are there."""
-    name = resolve_key(records, key)
-    if name is None:
+    """``(steps [T], values [T])`` of the records that carry ``key`` (a name that
+    :mod:`panet_min.train` logs) with a finite number; records without it (e.g. the distance is
+    logged every M steps) are skipped. A key that no record carries -> ValueError listing the
+    keys that are there."""
+    if not _logged(records, key):
         present = sorted({k for r in records for k in r})
         raise ValueError(f"no record carries {key!r}; logged keys: {present}")
     steps, values = [], []
     for i, r in enumerate(records):
-        v = r.get(name)
+        v = r.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
             steps.append(r.get(step_key, i))
             values.append(float(v))
     return np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+
+
+def _logged(records: Sequence[Mapping], key: str) -> bool:
+    return any(key in r for r in records)
 
 
 def moving_average(values, window: int) -> np.ndarray:
@@ -117,11 +106,11 @@ def plot_training_curves(runs, keys: Sequence[str] = ("loss", "query_loss", "par
     no run logged gets an empty panel that says so (e.g. ``par_loss`` of a run without PAR).
     """
     runs = _runs(runs)
-    fig, axes = plt.subplots(1, len(keys), figsize=figsize, dpi=90, squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=style.fit(figsize), dpi=100, squeeze=False)
     for ax, key in zip(axes[0], keys):
         drawn = False
         for i, (name, records) in enumerate(runs.items()):
-            if resolve_key(records, key) is None:
+            if not _logged(records, key):
                 continue
             steps, values = series(records, key)
             if values.size == 0:
@@ -136,7 +125,7 @@ def plot_training_curves(runs, keys: Sequence[str] = ("loss", "query_loss", "par
         ax.set_title(key)
         ax.set_xlabel("step")
         if drawn:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=9)
         else:
             ax.text(0.5, 0.5, f"{key}: not logged", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
@@ -147,12 +136,12 @@ def plot_prototype_distance(runs, key: str = "proto_dist", smooth: int = 1, figs
     """Mean Euclidean distance between support and query prototypes over training, one line per
     run (the paper's figure: with PAR the two sets of prototypes stay closer).
 
-    ``runs``: ``{name: records}`` or one list of records; ``key``: the logged distance (aliases in
-    ``KEY_ALIASES["proto_dist"]``). A run that never logged it -> ValueError. ``smooth`` > 1 draws
+    ``runs``: ``{name: records}`` or one list of records; ``key``: the logged distance
+    (``proto_dist`` in :mod:`panet_min.train`'s log). A run that never logged it -> ValueError. ``smooth`` > 1 draws
     the raw points faintly and their ``moving_average`` on top (each point is one episode: noisy).
     """
     runs = _runs(runs)
-    fig, ax = plt.subplots(figsize=figsize, dpi=90)
+    fig, ax = plt.subplots(figsize=style.fit(figsize), dpi=100)
     for i, (name, records) in enumerate(runs.items()):
         steps, values = series(records, key)
         if smooth > 1:
@@ -163,7 +152,7 @@ def plot_prototype_distance(runs, key: str = "proto_dist", smooth: int = 1, figs
     ax.set_xlabel("step")
     ax.set_ylabel("||support prototype - query prototype||")
     ax.set_title("prototype distance over training")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -186,7 +175,7 @@ def plot_class_iou(class_names: Sequence[str], runs, as_percent: bool = True, fi
         raise ValueError("runs must be a non-empty {name: (means, stds)} mapping")
     C = len(class_names)
     scale = 100.0 if as_percent else 1.0
-    fig, ax = plt.subplots(figsize=figsize, dpi=90)
+    fig, ax = plt.subplots(figsize=style.fit(figsize), dpi=100)
     width = 0.8 / len(runs)
     x = np.arange(C)
     for i, (name, (means, stds)) in enumerate(runs.items()):
@@ -200,12 +189,12 @@ def plot_class_iou(class_names: Sequence[str], runs, as_percent: bool = True, fi
         ax.bar(pos[ok], m[ok] * scale, width, yerr=err if np.isfinite(s).any() else None,
                capsize=2, color=f"C{i}", label=name)
         for p in pos[~ok]:
-            ax.text(p, 0.01 * scale, MISSING, ha="center", va="bottom", fontsize=7, rotation=90)
+            ax.text(p, 0.01 * scale, MISSING, ha="center", va="bottom", fontsize=9, rotation=90)
     ax.set_xticks(x)
     ax.set_xticklabels(class_names, rotation=30, ha="right")
     ax.set_ylabel("IoU (%)" if as_percent else "IoU")
     ax.set_ylim(0, scale)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -216,18 +205,18 @@ def plot_paper_vs_ours(labels: Sequence[str], paper, ours, ours_std=None, figsiz
     S = len(labels)
     p, o = _as_float_array(paper, S, "paper"), _as_float_array(ours, S, "ours")
     s = _as_float_array(ours_std, S, "ours_std")
-    fig, ax = plt.subplots(figsize=figsize, dpi=90)
+    fig, ax = plt.subplots(figsize=style.fit(figsize), dpi=100)
     x = np.arange(S)
     for vals, off, color, name, err in ((p, -0.2, "0.6", "paper", None), (o, 0.2, "C0", "this book", s)):
         ok = np.isfinite(vals)
         yerr = None if err is None or not np.isfinite(err).any() else np.where(np.isfinite(err), err, 0)[ok]
         ax.bar(x[ok] + off, vals[ok], 0.4, yerr=yerr, capsize=2, color=color, label=name)
         for xi in x[~ok]:
-            ax.text(xi + off, 1, MISSING, ha="center", va="bottom", fontsize=7, rotation=90)
+            ax.text(xi + off, 1, MISSING, ha="center", va="bottom", fontsize=9, rotation=90)
     ax.set_xticks(x)
-    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
+    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=9)
     ax.set_ylabel("mean-IoU (%)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -260,6 +249,6 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["read_log", "resolve_key", "series", "moving_average", "plot_training_curves",
+__all__ = ["read_log", "series", "moving_average", "plot_training_curves",
            "plot_prototype_distance", "plot_class_iou", "plot_paper_vs_ours", "format_score",
-           "markdown_table", "KEY_ALIASES"]
+           "markdown_table"]

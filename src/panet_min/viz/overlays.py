@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from . import style
 
 # Episode label j -> colour; 0 (background) is never painted on a label overlay.
 PALETTE = np.array([
@@ -72,26 +73,10 @@ def overlay_labels(image, labels, alpha: float = 0.55) -> np.ndarray:
 def _axes(n_rows: int, n_cols: int, size: float = 2.6, figsize=None, layout=None):
     import matplotlib.pyplot as plt
     figsize = figsize or (min(12.0, size * n_cols), min(12.0, size * n_rows))
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=figsize, dpi=90, squeeze=False, layout=layout)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=style.fit(figsize), dpi=100, squeeze=False, layout=layout)
     for ax in axes.flat:
         ax.set_axis_off()
     return fig, axes
-
-
-def show_image_mask(image, mask=None, labels=None, title: str | None = None, color=None):
-    """One image with a binary ``mask`` or an episode ``labels`` map on top -> Figure."""
-    fig, axes = _axes(1, 1, size=4.0)
-    if labels is not None:
-        shown = overlay_labels(image, labels)
-    elif mask is not None:
-        shown = overlay_mask(image, mask, color)
-    else:
-        shown = to_image(image)
-    axes[0, 0].imshow(shown)
-    if title:
-        axes[0, 0].set_title(title, fontsize=9)
-    fig.tight_layout()
-    return fig
 
 
 def show_episode(episode: dict, prediction=None, class_names=None, index: int = 0, title: str | None = None):
@@ -125,15 +110,15 @@ def show_episode(episode: dict, prediction=None, class_names=None, index: int = 
             shown = overlay_mask(s_img[n, k], s_bg[n, k], BG_COLOR, alpha=0.35)
             shown = overlay_mask(shown, s_fg[n, k], label_color(n + 1), alpha=0.6)
             support_ax(n, k).imshow(shown)
-            support_ax(n, k).set_title(f"support way {n + 1}, shot {k + 1}: {name(ids[n])}", fontsize=8)
+            support_ax(n, k).set_title(f"support way {n + 1}, shot {k + 1}: {name(ids[n])}", fontsize=9)
     pred = None if prediction is None else _np(prediction)
     for q in range(Q):
         col = q * (2 if pred is not None else 1)
         query_ax(col).imshow(overlay_labels(q_img[q], q_lab[q]))
-        query_ax(col).set_title(f"query {q + 1}: ground truth", fontsize=8)
+        query_ax(col).set_title(f"query {q + 1}: ground truth", fontsize=9)
         if pred is not None:
             query_ax(col + 1).imshow(overlay_labels(q_img[q], pred[q]))
-            query_ax(col + 1).set_title(f"query {q + 1}: prediction", fontsize=8)
+            query_ax(col + 1).set_title(f"query {q + 1}: prediction", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -155,7 +140,7 @@ def show_feature_channels(features, channels=None, n: int = 16, ncols: int = 8, 
     fig, axes = _axes(nrows, ncols, size=1.4)
     for ax, c in zip(axes.flat, channels):
         ax.imshow(f[c], cmap="viridis")
-        ax.set_title(f"ch {c}", fontsize=7)
+        ax.set_title(f"ch {c}", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -254,7 +239,7 @@ def show_prototypes_2d(vectors, labels, names=None, title: str | None = None, ma
     import matplotlib.pyplot as plt
     xy = pca_2d(vectors)
     labels = [int(v) for v in _np(labels)]
-    fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=90)
+    fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=100)
     for lab in sorted(set(labels)):
         idx = [i for i, v in enumerate(labels) if v == lab]
         text = names[lab] if names is not None else str(lab)
@@ -264,7 +249,7 @@ def show_prototypes_2d(vectors, labels, names=None, title: str | None = None, ma
                        label=text if marker == "o" or markers is None else None)
     ax.set_xlabel("principal component 1")
     ax.set_ylabel("principal component 2")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=9, loc="best")
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -63,3 +63,10 @@ def figure(n_rows: int = 1, n_cols: int = 1, panel_aspect: float = 1.0, width: f
     use()
     height = max(MIN_HEIGHT, n_rows * width / n_cols * panel_aspect + extra_height)
     return plt.subplots(n_rows, n_cols, figsize=(width, height), dpi=DPI, squeeze=False, **kwargs)
+
+
+def fit(figsize) -> tuple[float, float]:
+    """``figsize`` scaled to the column's width, aspect kept: a figure is never drawn wider than
+    the page shows it (which would shrink its text below ``FONT_SIZE``)."""
+    w, h = figsize
+    return (WIDTH, h * WIDTH / w)

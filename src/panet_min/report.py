@@ -1,0 +1,180 @@
+"""Results tables for the book (chapter 10): read ``results/*.json``, build Markdown tables.
+
+Every cell comes from a field the evaluation recorded (:mod:`panet_min.evaluate`, schema in
+``panet_min/results/README.md``); nothing is inferred from a file name, a dataset name or a description.
+A field older files lack is shown as "n/a", never guessed.
+
+- :func:`load_results` -> ``[(file name, results dict)]`` (validated) and the files rejected
+- :func:`describe` -> the facts of one result (data, split, fold, episode, weights, lambda, ...)
+- :func:`setting` -> "1-shot, PAR (lambda=1)" / "1-shot, no PAR (lambda=0)" / "1-shot, no training"
+- :func:`find` -> the results matching given recorded facts
+- :func:`summary_table` (mean ± std over runs), :func:`class_iou_table`, :func:`binary_iou_table`
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .evaluate import validate_results
+from .viz.curves import MISSING, format_score, markdown_table
+
+
+def book_results_dir() -> Path:
+    """The results the book shows, shipped inside the package (``panet_min/results``), so that a
+    chapter opened alone after ``pip install`` finds them."""
+    from importlib import resources
+
+    return Path(str(resources.files("panet_min") / "results"))
+
+
+def load_results(results_dir=None, skip=("gpu_summary.json",)) -> tuple[list[tuple[str, dict]], list[tuple[str, str]]]:
+    """The valid results JSON files of ``results_dir`` sorted by name, as ``[(name, dict)]``, and
+    ``[(name, why)]`` for the files that are not JSON or do not follow the schema (first 2 lines
+    of the reason). ``results_dir`` None: :func:`book_results_dir`. ``skip``: not results."""
+    results, rejected = [], []
+    results_dir = book_results_dir() if results_dir is None else Path(results_dir)
+    for path in sorted(results_dir.glob("*.json")):
+        if path.name in skip:
+            continue
+        try:
+            results.append((path.name, validate_results(json.loads(path.read_text()))))
+        except ValueError as err:  # json.JSONDecodeError is one too
+            rejected.append((path.name, " ".join(str(err).splitlines()[:2])))
+    return results, rejected
+
+
+def _trained_config(r: dict) -> dict:
+    return r["model"].get("trained_config") or {}
+
+
+def par_weight(r: dict) -> float | None:
+    """lambda of the evaluated checkpoint: ``model.par_weight``, else the checkpoint's stored
+    config; None without training or when not recorded."""
+    if not r["model"]["trained"]:
+        return None
+    lam = r["model"].get("par_weight")
+    return float(lam) if lam is not None else _trained_config(r).get("par_weight")
+
+
+def training_steps(r: dict) -> int | None:
+    """Steps the evaluated model was trained: 0 without training; None when not recorded."""
+    if not r["model"]["trained"]:
+        return 0
+    steps = r["model"].get("training_steps")
+    return steps if steps is not None else r["model"].get("checkpoint_step")
+
+
+def precision(r: dict) -> str:
+    """"fp32" or "bf16": the recorded ``precision``, else from the recorded ``amp`` switch."""
+    if r.get("precision"):
+        return r["precision"]
+    return "bf16" if r.get("amp") else "fp32"
+
+
+FACTS = ("dataset", "data", "identity", "split", "fold", "ways", "shots", "annotation", "trained", "par",
+         "steps", "backbone", "weights", "alpha", "device", "precision", "protocol")
+
+
+def describe(r: dict) -> dict:
+    """The facts (:data:`FACTS`) a table row needs, from one results dict (recorded fields only)."""
+    model, data, prot = r["model"], r["data"], r["protocol"]
+    return {"dataset": data["dataset"], "data": data["description"], "identity": data.get("identity"),
+            "split": data["split"], "fold": data["fold"], "ways": prot["ways"], "shots": prot["shots"],
+            "annotation": data["annotation"], "trained": model["trained"], "par": par_weight(r),
+            "steps": training_steps(r), "backbone": model["backbone"], "weights": model["weights_info"],
+            "alpha": model.get("alpha"), "device": r["device"], "precision": precision(r),
+            "protocol": f"{prot['runs']} x {prot['episodes']} @ {prot['image_size']}"}
+
+
+def setting(r: dict) -> str:
+    """"<K>-shot, no training" | "<K>-shot, PAR (lambda=<l>)" | "<K>-shot, no PAR (lambda=0)"
+    (lambda not recorded: "lambda n/a")."""
+    d = describe(r)
+    if not d["trained"]:
+        what = "no training"
+    elif d["par"] is None:
+        what = f"lambda {MISSING}"
+    else:
+        what = f"PAR (lambda={d['par']:g})" if d["par"] > 0 else "no PAR (lambda=0)"
+    return f"{d['shots']}-shot, {what}"
+
+
+def find(results, **facts) -> list[tuple[str, dict]]:
+    """The ``(name, dict)`` of ``results`` whose :func:`describe` matches every given fact,
+    e.g. ``find(results, dataset="pascal", shots=1, fold=0, trained=True)``. ``par=True`` /
+    ``par=False`` select lambda > 0 / lambda == 0 (a result with lambda not recorded matches
+    neither). Unknown fact names -> ValueError."""
+    known = set(FACTS)
+    unknown = sorted(set(facts) - known)
+    if unknown:
+        raise ValueError(f"unknown fact(s) {unknown}; describe() gives {sorted(known)}")
+    out = []
+    for name, r in results:
+        d = describe(r)
+        ok = True
+        for key, want in facts.items():
+            if key == "par" and isinstance(want, bool):
+                ok &= d["par"] is not None and (d["par"] > 0) == want
+            else:
+                ok &= d[key] == want
+        if ok:
+            out.append((name, r))
+    return out
+
+
+def _score(agg: dict | None) -> str:
+    return format_score(agg["mean"], agg["std"]) if agg else MISSING
+
+
+SUMMARY_HEADER = ("setting", "mean-IoU (%)", "binary IoU (%)", "training steps", "data", "split", "fold",
+                  "support", "weights", "runs x episodes @ size", "device", "file")
+
+
+def summary_table(results) -> str:
+    """One row per result: its setting, mean-IoU and binary IoU as mean ± std over its runs (in
+    percent), training steps, data description, split, fold, support annotation, weights, protocol,
+    device and precision, file name."""
+    rows = []
+    for name, r in results:
+        d = describe(r)
+        rows.append([setting(r), _score(r["mean_iou"]), _score(r["binary_iou"]), d["steps"], d["data"],
+                     d["split"], d["fold"], d["annotation"], d["weights"], d["protocol"],
+                     f"{d['device']}, {d['precision']}", name])
+    return markdown_table(SUMMARY_HEADER, rows)
+
+
+def class_iou_table(results) -> str:
+    """Per-class IoU (%), mean ± std over the runs where the class appeared: one row per result,
+    one column per test class. The results must share their test classes (else ValueError)."""
+    if not results:
+        return markdown_table(["setting", "file"], [])
+    names = results[0][1]["data"]["class_names"]
+    rows = []
+    for name, r in results:
+        if r["data"]["class_names"] != names:
+            raise ValueError(f"{name} has test classes {r['data']['class_names']}, {results[0][0]} has {names}: "
+                             "one table per class set")
+        rows.append([setting(r), *(format_score(c["mean"], c["std"]) for c in r["class_iou"]), name])
+    return markdown_table(["setting", *names, "file"], rows)
+
+
+def _mean_std(values) -> dict | None:
+    import numpy as np
+
+    values = [v for v in values if v is not None]
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))} if values else None
+
+
+def binary_iou_table(results) -> str:
+    """Binary (foreground-background) IoU (%): background IoU, foreground IoU (from each run's
+    ``binary_class_iou``) and their mean, each mean ± std over the runs; one row per result."""
+    rows = []
+    for name, r in results:
+        per_run = [run.get("binary_class_iou") or [None, None] for run in r["runs"]]
+        rows.append([setting(r), _score(_mean_std(b[0] for b in per_run)), _score(_mean_std(b[1] for b in per_run)),
+                     _score(r["binary_iou"]), name])
+    return markdown_table(["setting", "background IoU (%)", "foreground IoU (%)", "binary IoU (%)", "file"], rows)
+
+
+__all__ = ["load_results", "describe", "setting", "find", "par_weight", "training_steps", "precision",
+           "summary_table", "class_iou_table", "binary_iou_table"]

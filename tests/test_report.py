@@ -1,0 +1,97 @@
+"""Chapter 10's tables: built from the recorded fields of results JSON files, nothing else."""
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from panet_min import report
+
+RESULTS = Path(__file__).resolve().parents[1] / "src" / "panet_min" / "results"
+PAR, NOTRAIN = "camvid-f0-1shot-par.json", "camvid-f0-1shot-notrain.json"
+
+
+def read(name):
+    return json.loads((RESULTS / name).read_text())
+
+
+@pytest.fixture
+def folder(tmp_path):
+    for name in (PAR, NOTRAIN, "gpu_summary.json"):
+        shutil.copy(RESULTS / name, tmp_path / name)
+    (tmp_path / "broken.json").write_text("{not json")
+    bad = read(PAR)
+    del bad["runs"]
+    (tmp_path / "incomplete.json").write_text(json.dumps(bad))
+    return tmp_path
+
+
+def test_load_results_validates_and_lists_the_rejected(folder):
+    results, rejected = report.load_results(folder)
+    assert [name for name, _ in results] == [NOTRAIN, PAR]
+    assert [name for name, _ in rejected] == ["broken.json", "incomplete.json"]
+    assert "missing 'runs'" in dict(rejected)["incomplete.json"]
+
+
+def test_describe_reads_recorded_fields_not_names(folder):
+    r = read(PAR)
+    renamed = folder / "pascal_fold3_5shot_notrain.json"  # a misleading name changes nothing
+    shutil.copy(folder / PAR, renamed)
+    (_, par), = [x for x in report.load_results(folder)[0] if x[0] == renamed.name]
+    d = report.describe(par)
+    assert (d["dataset"], d["fold"], d["shots"], d["trained"], d["par"], d["steps"]) == ("camvid", 0, 1, True, 1.0, 2000)
+    assert d["data"] == r["data"]["description"] and d["weights"] == r["model"]["weights_info"]
+    assert d["precision"] == "bf16"  # recorded as amp: true in this older file
+    assert report.setting(par) == "1-shot, PAR (lambda=1)"
+    assert report.setting(read(NOTRAIN)) == "1-shot, no training"
+    nopar = read("camvid-f0-5shot-nopar.json")
+    assert report.setting(nopar) == "5-shot, no PAR (lambda=0)"
+    newer = copy.deepcopy(nopar)  # the fields evaluate records now win over the stored config
+    newer["model"].update(par_weight=0.5, training_steps=7)
+    newer["precision"] = "fp32"
+    assert report.setting(newer) == "5-shot, PAR (lambda=0.5)" and report.describe(newer)["steps"] == 7
+    assert report.describe(newer)["precision"] == "fp32"
+    unknown = copy.deepcopy(nopar)
+    unknown["model"]["trained_config"] = None
+    assert report.setting(unknown) == "5-shot, lambda n/a"
+    assert report.find([("u", unknown)], par=False) == []
+
+
+def test_find_matches_facts():
+    results = [(n, read(n)) for n in (PAR, NOTRAIN, "camvid-f0-5shot-nopar.json")]
+    assert [n for n, _ in report.find(results, dataset="camvid", shots=1, trained=True, par=True)] == [PAR]
+    assert [n for n, _ in report.find(results, par=False)] == ["camvid-f0-5shot-nopar.json"]
+    assert report.find(results, dataset="pascal") == []
+    with pytest.raises(ValueError, match="unknown fact"):
+        report.find(results, shot=1)
+
+
+def test_summary_table_mean_and_std_over_runs():
+    r = read(PAR)
+    table = report.summary_table([(PAR, r)])
+    lines = table.splitlines()
+    assert lines[0].startswith("| setting | mean-IoU (%) | binary IoU (%) |") and len(lines) == 3
+    mious = [run["mean_iou"] for run in r["runs"]]
+    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert cells[0] == "1-shot, PAR (lambda=1)"
+    assert cells[1] == f"{100 * np.mean(mious):.1f} ± {100 * np.std(mious):.1f}"
+    assert cells[3] == "2000" and cells[-1] == PAR and cells[-2] == "NVIDIA H200, bf16"
+
+
+def test_class_and_binary_tables():
+    par, notrain = read(PAR), read(NOTRAIN)
+    table = report.class_iou_table([(PAR, par), (NOTRAIN, notrain)])
+    header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
+    assert header == ["setting", *par["data"]["class_names"], "file"]
+    first = par["class_iou"][0]
+    assert f"{100 * first['mean']:.1f} ± {100 * first['std']:.1f}" in table.splitlines()[2]
+    other = copy.deepcopy(par)
+    other["data"]["class_names"] = list(reversed(other["data"]["class_names"]))
+    with pytest.raises(ValueError, match="one table per class set"):
+        report.class_iou_table([(PAR, par), ("x", other)])
+    binary = report.binary_iou_table([(PAR, par)])
+    fg = [run["binary_class_iou"][1] for run in par["runs"]]
+    assert f"{100 * np.mean(fg):.1f} ± {100 * np.std(fg):.1f}" in binary
+    assert report.format_score(par["binary_iou"]["mean"], par["binary_iou"]["std"]) in binary
