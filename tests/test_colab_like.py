@@ -29,7 +29,7 @@ CHAPTERS = ["01_task", "08_evaluation", "10_results"]
 
 
 def sanitizers() -> list[tuple[re.Pattern, str]]:
-    cfg = configparser.ConfigParser()
+    cfg = configparser.ConfigParser(interpolation=None)
     cfg.read(REPO / "book" / "sanitize.cfg")
     return [(re.compile(cfg[s]["regex"]), cfg[s]["replace"]) for s in cfg.sections()]
 
