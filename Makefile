@@ -38,6 +38,7 @@ book: setup weights data
 	@echo "Book built: _build/html/index.html"
 
 test-unit: setup weights data
+	$(VENV)/bin/ruff check src tests tools benchmarks data_scripts
 	$(VPY) -m pytest -q -p no:cacheprovider tests --ignore=tests/test_book_html.py
 
 test-book: setup weights data

@@ -106,7 +106,9 @@ def test_chapter_page_shows_its_figures(entry):
     path = page(entry)
     figures = [src for src in parse(path).images if is_figure(src, path)]
     stored = stored_image_outputs(entry)
-    assert stored >= 1, f"{entry}.ipynb has no stored figure: execute it (`python tools/execute_book.py {entry}.ipynb`)"
+    numbered = Path(entry).name[:2].isdigit()  # a chapter; appendices may be text and code only
+    assert stored >= 1 or not numbered, (f"{entry}.ipynb has no stored figure: execute it "
+                                         f"(`python tools/execute_book.py {entry}.ipynb`)")
     assert len(figures) >= stored, (f"{path.relative_to(ROOT)} shows {len(figures)} figures but the notebook "
                                     f"stores {stored}; rebuild the HTML ({BUILD_HINT})")
 
