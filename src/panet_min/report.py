@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .evaluate import validate_results
+from .schema import validate_results
 from .viz.curves import MISSING, format_score, markdown_table
 
 
