@@ -95,3 +95,44 @@ def test_class_and_binary_tables():
     fg = [run["binary_class_iou"][1] for run in par["runs"]]
     assert f"{100 * np.mean(fg):.1f} ± {100 * np.std(fg):.1f}" in binary
     assert report.format_score(par["binary_iou"]["mean"], par["binary_iou"]["std"]) in binary
+
+
+def test_experiment_from_the_recorded_training_config():
+    par, nopar = read("msrc-f0-1shot-par.json"), read("camvid-f0-5shot-nopar.json")
+    assert report.experiment(read("msrc-f0-1shot-notrain.json")) == "no training"
+    assert report.experiment(par) == "trained" and report.experiment(nopar) == "no PAR"
+    for option, name in (("stuff_as_training", "stuff as training"), ("strict", "strict")):
+        other = copy.deepcopy(par)
+        other["model"]["trained_config"][option] = True
+        assert report.experiment(other) == name and report.describe(other)["experiment"] == name
+    unknown = copy.deepcopy(nopar)
+    unknown["model"]["trained_config"] = None
+    unknown["model"].pop("par_weight", None)
+    with pytest.raises(ValueError, match="lambda"):
+        report.experiment(unknown)
+    assert report.describe(unknown)["experiment"] is None
+
+
+def test_load_curve(tmp_path):
+    (tmp_path / "curve").mkdir()
+    point = read("msrc-f0-1shot-par.json")
+    point["model"]["training_steps"] = 250
+    (tmp_path / "curve" / "a.json").write_text(json.dumps(point))
+    (got,) = report.load_curve(tmp_path)
+    assert (got["fold"], got["experiment"], got["step"], got["seed"]) == (0, "trained", 250, 1234)
+    assert got["mean_iou"] == point["runs"][0]["mean_iou"]
+    (tmp_path / "curve" / "b.json").write_text("{}")
+    with pytest.raises(ValueError, match="b.json"):
+        report.load_curve(tmp_path)
+    assert report.load_curve(tmp_path / "nothing") == []
+
+
+def test_by_experiment_one_result_per_fold_and_experiment():
+    results = [(n, read(n)) for n in ("msrc-f0-1shot-par.json", "msrc-f0-1shot-notrain.json",
+                                      "msrc-f1-1shot-notrain.json", PAR)]
+    table = report.by_experiment(results, dataset="msrc", shots=1)
+    assert list(table) == [0, 1]
+    assert sorted(table[0]) == ["no training", "trained"] and list(table[1]) == ["no training"]
+    assert table[0]["trained"] is results[0][1]
+    with pytest.raises(ValueError, match="both fold 0"):
+        report.by_experiment(results + [("copy.json", read("msrc-f0-1shot-par.json"))], dataset="msrc")

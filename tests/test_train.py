@@ -248,3 +248,13 @@ def test_default_initialisation_is_the_originals():
     for a, b in zip(got, convs):
         assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
         assert a.dilation == b.dilation and a.padding == b.padding
+
+
+def test_kept_snapshots_are_the_weights_of_their_step(synthetic_voc_root, tmp_path):
+    """--keep-every N keeps step-NNNNN.pt; the one of step 2 holds the weights a 2-step run ends with."""
+    run = train(tiny(synthetic_voc_root, tmp_path / "r", iters=4, keep_every=2))
+    assert sorted(p.name for p in run.glob("step-*.pt")) == ["step-00002.pt"]  # the end is checkpoint.pt
+    kept = torch.load(run / "step-00002.pt", weights_only=True)
+    assert kept["step"] == 2 and "optimizer" not in kept
+    short = train(tiny(synthetic_voc_root, tmp_path / "short", iters=2))
+    assert_same_state(kept["model"], torch.load(short / "checkpoint.pt", weights_only=True)["model"])

@@ -1,27 +1,33 @@
-"""Run settings: the configs of training and evaluation, their command-line flags, device and data.
+"""Run settings: the configs of training and evaluation and their command-line flags.
 
 ``TrainConfig`` and ``EvalConfig`` hold every knob of :mod:`panet_min.train` and
 :mod:`panet_min.evaluate`; their defaults are the original protocol. A config
 round-trips through JSON (``to_dict`` / ``from_dict``) and is saved with every
 run and every result, so a number can always be traced to the settings that
-made it. Files, checkpoints and RNG states: :mod:`panet_min.checkpoint`.
+made it. Each field carries its own help text, which is its ``--flag`` help. Device and data:
+:mod:`panet_min.runsetup`; files, checkpoints and RNG states: :mod:`panet_min.checkpoint`.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import torch
 
 from .data.episodes import ANNOTATIONS
-from .data.registry import DATASETS, episode_splits
+from .data.registry import DATASETS
 
 BACKBONES = ("vgg16", "small")
 DEVICES = ("auto", "cpu", "cuda")
 # The command-line flags that take one of a few values (both CLIs).
 CHOICES = {"dataset": DATASETS, "backbone": BACKBONES, "device": DEVICES, "annotation": ANNOTATIONS}
+
+
+def _field(default, help: str):
+    """A dataclass field whose ``help`` is its command-line help (a list default is copied per instance)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
 
 
 def _check_positive(cfg, names) -> None:
@@ -62,12 +68,14 @@ class _Config:
 @dataclass
 class _EpisodeConfig(_Config):
     """What both configs share: which data, which fold, and the episode shape (N-way K-shot, Q queries)."""
-    dataset: str = "pascal"
-    data_root: str | None = None
-    fold: int = 0
-    ways: int = 1
-    shots: int = 1
-    queries: int = 1
+    dataset: str = _field("pascal", "the dataset (msrc is the book's; a generated VOC-format root "
+                                    "also works as pascal)")
+    data_root: str | None = _field(None, "the dataset's folder (default: find it under data/, "
+                                         "see panet_min.data.locate)")
+    fold: int = _field(0, "class fold (PASCAL-5i / COCO-20i: 0-3, MSRC-5i: 0-2, CamVid: 0-1)")
+    ways: int = _field(1, "N: classes per episode")
+    shots: int = _field(1, "K: annotated supports per class")
+    queries: int = _field(1, "Q: query images per episode")
 
 
 @dataclass
@@ -77,33 +85,40 @@ class TrainConfig(_EpisodeConfig):
     ``data_root`` None: find the dataset with :func:`panet_min.data.locate` under ``data/``.
     ``weights`` None: ImageNet for VGG-16, random for the small backbone.
     ``device`` "auto": CUDA when available. ``out`` None: ``runs/<dataset>_fold<f>_<N>way_<K>shot``.
-    ``train_split`` None: ``trainaug`` (VOC layout), ``train`` (COCO, CamVid).
+    ``train_split`` None: ``trainaug`` (VOC layout), ``train`` (COCO, CamVid), ``all`` (MSRC).
+    The help text of each field is its command-line help (``--field-name``).
     """
-    iters: int = 30000
-    image_size: int = 417
-    backbone: str = "vgg16"
-    weights: str | None = None
-    device: str = "auto"
-    seed: int = 1234
-    out: str | None = None
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    milestones: list = field(default_factory=lambda: [10000, 20000])
-    gamma: float = 0.1
-    par_weight: float = 1.0
-    alpha: float = 20.0
-    episodes_per_step: int = 1
-    amp: bool = False
-    channels_last: bool = False
-    compile: bool = False
-    workers: int = 0
-    checkpoint_every: int = 1000
-    log_every: int = 100
-    proto_dist_every: int = 500
-    train_split: str | None = None
-    strict: bool = False
-    stuff_as_training: bool = False
+    iters: int = _field(30000, "training steps")
+    image_size: int = _field(417, "square input size (pixels)")
+    backbone: str = _field("vgg16", "vgg16 (the paper's) | small (CPU demos)")
+    weights: str | None = _field(None, "imagenet | torchvision | none | PATH (default: imagenet for vgg16, "
+                                       "none for small)")
+    device: str = _field("auto", "auto (CUDA when available) | cpu | cuda")
+    seed: int = _field(1234, "seed of the episodes and of every random number")
+    out: str | None = _field(None, "run folder (default runs/<auto>)")
+    lr: float = _field(1e-3, "SGD learning rate")
+    momentum: float = _field(0.9, "SGD momentum")
+    weight_decay: float = _field(5e-4, "SGD weight decay (on every parameter, as the original)")
+    milestones: list = _field([10000, 20000], "steps after which lr is multiplied by --gamma")
+    gamma: float = _field(0.1, "lr factor at each milestone")
+    par_weight: float = _field(1.0, "lambda of the PAR loss (0: no PAR)")
+    alpha: float = _field(20.0, "cosine scale")
+    episodes_per_step: int = _field(1, "episodes per optimizer step (1 = the original)")
+    amp: bool = _field(False, "bf16 autocast")
+    channels_last: bool = _field(False, "channels-last memory format")
+    compile: bool = _field(False, "torch.compile the encoder")
+    workers: int = _field(0, "data loader processes")
+    checkpoint_every: int = _field(1000, "write RUN_DIR/checkpoint.pt every N steps (resume from it)")
+    keep_every: int = _field(0, "also keep the weights at every N steps as RUN_DIR/step-NNNNN.pt "
+                                "(0: never), to evaluate a training curve")
+    log_every: int = _field(100, "write a log line every N steps (the only host sync)")
+    proto_dist_every: int = _field(500, "log the support-query prototype distance every M steps")
+    train_split: str | None = _field(None, "split to draw episodes from (trainaug for VOC layout, train for "
+                                           "COCO/CamVid, all for MSRC)")
+    strict: bool = _field(False, "drop every training image that holds a test class (the original keeps "
+                                 "them, as background)")
+    stuff_as_training: bool = _field(False, "MSRC only: add building, grass, tree, sky and water to the "
+                                            "training classes (the leak ablation)")
 
     def __post_init__(self):
         _check_choice("dataset", self.dataset, DATASETS)
@@ -115,7 +130,7 @@ class TrainConfig(_EpisodeConfig):
                                "checkpoint_every", "log_every", "proto_dist_every"))
         if self.weights is None:
             self.weights = "imagenet" if self.backbone == "vgg16" else "none"
-        for name in ("fold", "workers", "seed"):
+        for name in ("fold", "workers", "seed", "keep_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -138,25 +153,33 @@ class EvalConfig(_EpisodeConfig):
     the checkpoint's, else VGG-16. ``alpha`` None: the checkpoint's cosine scale, else 20.
     ``out`` None: ``results/<auto name>.json``.
     """
-    runs: int = 5
-    episodes: int = 1000
-    seed: int = 1234
-    split: str | None = None
-    annotation: str = "mask"
-    checkpoint: str | None = None
-    no_train: bool = False
-    image_size: int = 417
-    backbone: str | None = None
-    weights: str | None = None
-    alpha: float | None = None
-    batch_size: int = 1
-    amp: bool = False
-    channels_last: bool = False
-    device: str = "auto"
-    workers: int = 0
-    out: str | None = None
-    scribble_antialias: bool = False
-    scribble_dilation: int = 0
+    runs: int = _field(5, "runs, run r seeded with seed + r")
+    episodes: int = _field(1000, "episodes per run")
+    seed: int = _field(1234, "seed of run 0")
+    split: str | None = _field(None, "test split (default: trainaug for VOC layout as the original, train "
+                                     "for COCO, test for CamVid, all for MSRC; or val)")
+    annotation: str = _field("mask", "support annotation: mask | scribble | bbox")
+    checkpoint: str | None = _field(None, "checkpoint.pt of panet_min.train (or a state dict)")
+    no_train: bool = _field(False, "ImageNet initialisation only (the original's notrain)")
+    image_size: int = _field(417, "square input size (pixels)")
+    backbone: str | None = _field(None, "vgg16 | small (default: the checkpoint's, else vgg16)")
+    weights: str | None = _field(None, "with --no-train: imagenet | torchvision | none | PATH "
+                                       "(default: imagenet for vgg16)")
+    alpha: float | None = _field(None, "cosine scale (default: the checkpoint's, else 20)")
+    batch_size: int = _field(1, "episodes per forward pass")
+    amp: bool = _field(False, "bf16 autocast")
+    channels_last: bool = _field(False, "channels-last memory format")
+    device: str = _field("auto", "auto (CUDA when available) | cpu | cuda")
+    workers: int = _field(0, "data loader processes")
+    out: str | None = _field(None, "results JSON (default results/<auto>.json)")
+    scribble_antialias: bool = _field(False, "the original's antialiased scribble resize")
+    scribble_dilation: int = _field(0, "the original's minimum filter on scribbles (pixels)")
+    cache_features: bool = _field(False, "encode each distinct image once (same numbers: the model is in "
+                                         "eval mode; memory grows with the distinct images, ~2 MB each at "
+                                         "241 px)")
+    visualize: str | None = _field(None, "write one PNG per episode of run 0 into this folder: support "
+                                         "with mask, query with truth and prediction, the episode's IoU")
+    visualize_count: int = _field(20, "episodes drawn by --visualize")
 
     def __post_init__(self):
         _check_choice("dataset", self.dataset, DATASETS)
@@ -164,7 +187,8 @@ class EvalConfig(_EpisodeConfig):
         _check_choice("device", self.device, DEVICES)
         if self.backbone is not None:
             _check_choice("backbone", self.backbone, BACKBONES)
-        _check_positive(self, ("ways", "shots", "queries", "runs", "episodes", "image_size", "batch_size"))
+        _check_positive(self, ("ways", "shots", "queries", "runs", "episodes", "image_size", "batch_size",
+                               "visualize_count"))
         for name in ("fold", "workers", "seed", "scribble_dilation"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -173,9 +197,9 @@ class EvalConfig(_EpisodeConfig):
             raise ValueError("give either --checkpoint PATH or --no-train, not both")
 
 
-def add_config_arguments(parser, cls, help: dict) -> None:
-    """One ``--flag-name`` per field of the dataclass ``cls`` (bool fields: a switch; the fields
-    in ``CHOICES`` accept only their listed values).
+def add_config_arguments(parser, cls) -> None:
+    """One ``--flag-name`` per field of the dataclass ``cls``, helped by the field's own ``help``
+    (bool fields: a switch; the fields in ``CHOICES`` accept only their listed values).
 
     Defaults are suppressed, so ``vars(parser.parse_args())`` holds only the flags given
     (a resumed run tells which settings the user asked to change).
@@ -184,7 +208,7 @@ def add_config_arguments(parser, cls, help: dict) -> None:
 
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
-        text = help.get(f.name, "")
+        text = f.metadata.get("help", "")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         if "default" not in text and default not in (None, False):
             text = f"{text} (default: {','.join(map(str, default)) if isinstance(default, list) else default})"
@@ -201,60 +225,3 @@ def add_config_arguments(parser, cls, help: dict) -> None:
         if f.name in CHOICES:
             kw["choices"] = CHOICES[f.name]
         parser.add_argument(flag, **kw)
-
-
-# ---------------------------------------------------------------------------------------------
-# Devices and data
-
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU -> ValueError."""
-    _check_choice("device", name, DEVICES)
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but torch sees no CUDA GPU; use --device cpu")
-    return torch.device(name)
-
-
-def open_split(dataset: str, data_root, split: str):
-    """Open one split of a dataset: ``(source, description, name)``.
-
-    ``data_root`` None: ``data/``. It may be the folder holding ``<dataset>/`` or the dataset's own
-    folder (:func:`panet_min.data.locate`). A generated VOC-format folder opened as "pascal" is
-    recorded as "synthetic". Missing data -> ValueError naming the command that prepares it.
-    """
-    from .checkpoint import portable_path
-    from .data import locate, open_source
-    from .data.pascal5i import voc_base
-
-    root = Path("data" if data_root is None else data_root).expanduser()
-    if dataset == "pascal" and (voc_base(root) / "synthetic.json").is_file():
-        dataset = "synthetic"  # a generated root read as pascal: say so in every result
-    where = locate(dataset, root)
-    description = where.description.split(", prepared in")[0] + f" at {portable_path(where.root)}"
-    return open_source(where.dataset, where.root, split), description, where.dataset
-
-
-def training_source(config: "TrainConfig"):
-    """The source training episodes come from, and its classes: ``(source, classes, description)``.
-
-    ``config.strict`` drops every image holding a test class (the strict protocol; the original
-    keeps them, with the test class as background); ``stuff_as_training`` adds MSRC's stuff classes.
-    """
-    from .data import fold_classes
-
-    split = config.train_split or default_split(config.dataset, train=True)
-    source, description, _ = open_split(config.dataset, config.data_root, split)
-    classes = fold_classes(config.dataset, config.fold, train=True,
-                           stuff_as_training=config.stuff_as_training)
-    if config.strict:
-        before = len(source.ids)
-        source.drop_images_with(fold_classes(config.dataset, config.fold, train=False))
-        description += f"; strict: {len(source.ids)} of {before} images (those with a test class dropped)"
-    return source, classes, description
-
-
-def default_split(dataset: str, train: bool) -> str:
-    """The original's splits (:func:`panet_min.data.episode_splits`): the training split, or the
-    split test episodes come from."""
-    return episode_splits(dataset)[0 if train else 1]

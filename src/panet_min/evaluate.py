@@ -27,6 +27,7 @@ import json
 import math
 import platform
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -34,12 +35,12 @@ import numpy as np
 import torch
 
 from .checkpoint import atomic_write_json, load_checkpoint, portable_path, portable_text, seed_everything
-from .config import (EvalConfig, add_config_arguments, default_split, open_split,
-                     resolve_device)
+from .config import EvalConfig, add_config_arguments
 from .data.episodes import TENSOR_KEYS, collate_episodes, episode_loader
 from .metrics import FewShotMeter
 from .model import PANet
-from .runsetup import precision_context, precision_name, progress_bar
+from .runsetup import (default_split, open_split, precision_context, precision_name, progress_bar,
+                       resolve_device, run_command)
 from .schema import SCHEMA, validate_results
 
 
@@ -120,6 +121,10 @@ def _build(config: EvalConfig, device: torch.device) -> tuple[PANet, dict]:
     model.to(device).eval()
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
+    if config.cache_features:  # the same numbers, each distinct image encoded once over all runs
+        from .feature_cache import CachedEncoder
+
+        model.encoder = CachedEncoder(model.encoder)
     weights = {"backbone": backbone, "weights_info": model.weights_info, "trained": ckpt is not None,
                "checkpoint": portable_path(config.checkpoint), "checkpoint_step": step, "alpha": alpha,
                # read from the checkpoint's config (None: not recorded there, or no training)
@@ -134,8 +139,9 @@ def _std(values) -> float:
 
 
 def _run_episodes(model, episodes, batch_size: int, device, amp: bool, meter: FewShotMeter,
-                  workers: int = 0, desc: str = "evaluate", progress: bool = True) -> int:
-    """Record ``episodes`` into ``meter``; returns how many episodes the dataset had redrawn."""
+                  workers: int = 0, desc: str = "evaluate", progress: bool = True, on_episode=None) -> int:
+    """Record ``episodes`` into ``meter``; returns how many episodes the dataset had redrawn.
+    ``on_episode(batch, b, prediction [Q,H,W])`` is called for each episode (``--visualize``)."""
     pin = device.type == "cuda"
     if isinstance(episodes, torch.utils.data.Dataset):
         total = len(episodes)
@@ -159,6 +165,8 @@ def _run_episodes(model, episodes, batch_size: int, device, amp: bool, meter: Fe
                 for b, ids in enumerate(batch["class_ids"].tolist()):
                     # model outputs and episode labels are valid by construction: no per-episode sync
                     meter.record(pred[b], x["query_labels"][b], ids, check=device.type != "cuda")
+                    if on_episode is not None:
+                        on_episode(batch, b, pred[b])
                 redrawn += sum(int(r) > 0 for r in batch.get("redraws", []))
                 bar.update(len(pred))
     finally:
@@ -248,8 +256,19 @@ def evaluate(config: EvalConfig, force: bool = False) -> dict:
                                  scribble_antialias=config.scribble_antialias,
                                  scribble_dilation=config.scribble_dilation)
         meter = FewShotMeter(n_classes(config.dataset))
+        writer = None
+        if config.visualize and r == 0:  # run 0: the same episodes for every model
+            from .visualize import EpisodeWriter
+
+            note = f"no training ({weights['weights_info'].split(' (')[0]})" if not weights["trained"] else \
+                f"trained {weights['training_steps']} steps, " + \
+                ("PAR lambda n/a" if weights["par_weight"] is None else f"PAR lambda={weights['par_weight']:g}")
+            writer = EpisodeWriter(config.visualize, config.visualize_count, names, n_classes(config.dataset),
+                                   note=textwrap.shorten(note, 90))
         redrawn = _run_episodes(model, dataset, config.batch_size, device, config.amp, meter, config.workers,
-                                desc=f"run {r + 1}/{config.runs}")
+                                desc=f"run {r + 1}/{config.runs}", on_episode=writer)
+        if writer is not None:
+            print(f"--visualize: {len(writer.written)} episodes drawn into {config.visualize}", flush=True)
         if not meter.seen(classes):
             raise ValueError(f"run {r}: no test class appeared in any query ({config.episodes} episodes)")
         class_iou, mean_iou = meter.mean_iou(classes)  # the mean over the classes seen (FewShotMeter)
@@ -308,35 +327,14 @@ def _version() -> str:
     return __version__
 
 
-HELP = {
-    "split": "test split (default: trainaug for VOC layout as the original, train for COCO, test for CamVid; "
-             "or val)", "annotation": "support annotation: mask | scribble | bbox",
-    "checkpoint": "checkpoint.pt of panet_min.train (or a state dict)",
-    "no_train": "ImageNet initialisation only (the original's notrain)",
-    "runs": "runs, run r seeded with seed + r", "episodes": "episodes per run",
-    "backbone": "vgg16 | small (default: the checkpoint's, else vgg16)",
-    "weights": "with --no-train: imagenet | none | PATH (default: imagenet for vgg16)",
-    "fold": "class fold (PASCAL-5i / COCO-20i: 0-3, CamVid: 0-1)", "workers": "data loader processes",
-    "scribble_antialias": "the original's antialiased scribble resize",
-    "scribble_dilation": "the original's minimum filter on scribbles (pixels)",
-    "batch_size": "episodes per forward pass", "amp": "bf16 autocast",
-    "out": "results JSON (default results/<auto>.json)",
-    "data_root": "the dataset's folder (default: find it under data/)",
-}
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m panet_min.evaluate", description=__doc__.split("\n\n")[0])
-    add_config_arguments(parser, EvalConfig, HELP)
+    add_config_arguments(parser, EvalConfig)
     parser.add_argument("--force", action="store_true", help="overwrite an existing results file")
     args = vars(parser.parse_args(argv))
     force = args.pop("force", False)
-    try:
-        evaluate(EvalConfig(**args), force=force)
-    except ValueError as e:
-        print(f"panet_min.evaluate: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(parser.prog, lambda: evaluate(EvalConfig(**args), force=force))
 
 
 if __name__ == "__main__":

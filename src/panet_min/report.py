@@ -7,6 +7,9 @@ A field older files lack is shown as "n/a", never guessed.
 - :func:`load_results` -> ``[(file name, results dict)]`` (validated) and the files rejected
 - :func:`describe` -> the facts of one result (data, split, fold, episode, weights, lambda, ...)
 - :func:`setting` -> "1-shot, PAR (lambda=1)" / "1-shot, no PAR (lambda=0)" / "1-shot, no training"
+- :func:`experiment` -> "no training" | "trained" | "no PAR" | "stuff as training" | "strict"
+- :func:`by_experiment` -> ``{fold: {experiment: result}}``, one result each
+- :func:`load_curve` -> the evaluated intermediate checkpoints of each training run (``curve/*.json``)
 - :func:`find` -> the results matching given recorded facts
 - :func:`summary_table` (mean ± std over runs), :func:`class_iou_table`, :func:`binary_iou_table`
 """
@@ -72,7 +75,27 @@ def precision(r: dict) -> str:
 
 
 FACTS = ("dataset", "data", "identity", "split", "fold", "ways", "shots", "annotation", "trained", "par",
-         "steps", "backbone", "weights", "alpha", "device", "precision", "protocol")
+         "steps", "backbone", "weights", "alpha", "device", "precision", "protocol", "experiment")
+
+# The experiments of chapter 10, in the order the tables show them.
+EXPERIMENTS = ("no training", "trained", "no PAR", "stuff as training", "strict")
+
+
+def experiment(r: dict) -> str:
+    """Which of :data:`EXPERIMENTS` a result belongs to, from its recorded training config: the
+    protocol options first (``stuff_as_training``, ``strict``), then PAR (lambda > 0: "trained",
+    lambda = 0: "no PAR"). A trained result without a recorded lambda -> ValueError."""
+    if not r["model"]["trained"]:
+        return "no training"
+    cfg = _trained_config(r)
+    if cfg.get("stuff_as_training"):
+        return "stuff as training"
+    if cfg.get("strict"):
+        return "strict"
+    lam = par_weight(r)
+    if lam is None:
+        raise ValueError("a trained result without a recorded lambda (par_weight) has no experiment")
+    return "trained" if lam > 0 else "no PAR"
 
 
 def describe(r: dict) -> dict:
@@ -83,7 +106,8 @@ def describe(r: dict) -> dict:
             "annotation": data["annotation"], "trained": model["trained"], "par": par_weight(r),
             "steps": training_steps(r), "backbone": model["backbone"], "weights": model["weights_info"],
             "alpha": model.get("alpha"), "device": r["device"], "precision": precision(r),
-            "protocol": f"{prot['runs']} x {prot['episodes']} @ {prot['image_size']}"}
+            "protocol": f"{prot['runs']} x {prot['episodes']} @ {prot['image_size']}",
+            "experiment": experiment(r) if not model["trained"] or par_weight(r) is not None else None}
 
 
 def setting(r: dict) -> str:
@@ -120,6 +144,40 @@ def find(results, **facts) -> list[tuple[str, dict]]:
         if ok:
             out.append((name, r))
     return out
+
+
+def by_experiment(results, **facts) -> dict[int, dict[str, dict]]:
+    """``{fold: {experiment: results dict}}`` of the results matching ``facts`` (as :func:`find`).
+    Two results of one fold and experiment are ambiguous -> ValueError naming both files."""
+    table, names = {}, {}
+    for name, r in find(results, **facts):
+        d = describe(r)
+        key = (d["fold"], d["experiment"])
+        if key in names:
+            raise ValueError(f"{names[key]} and {name} are both fold {key[0]}, {key[1]!r}: keep one")
+        names[key] = name
+        table.setdefault(d["fold"], {})[d["experiment"]] = r
+    return dict(sorted(table.items()))
+
+
+def load_curve(results_dir=None) -> list[dict]:
+    """The training curves: each ``curve/*.json`` (an evaluation of an intermediate checkpoint,
+    ``evaluate --checkpoint RUN/step-NNNNN.pt``) as ``{"dataset", "fold", "shots", "experiment",
+    "step", "mean_iou", "seed", "file"}``, ``mean_iou`` of its first run; sorted by experiment and
+    step. ``results_dir`` None: :func:`book_results_dir`. A file that does not follow the schema ->
+    ValueError naming it."""
+    folder = (book_results_dir() if results_dir is None else Path(results_dir)) / "curve"
+    points = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            r = validate_results(json.loads(path.read_text()))
+        except ValueError as err:
+            raise ValueError(f"{path.name}: {err}") from None
+        d = describe(r)
+        points.append({"dataset": d["dataset"], "fold": d["fold"], "shots": d["shots"],
+                       "experiment": d["experiment"], "step": d["steps"], "mean_iou": r["runs"][0]["mean_iou"],
+                       "seed": r["runs"][0]["seed"], "file": path.name})
+    return sorted(points, key=lambda p: (p["dataset"], p["fold"], p["experiment"] or "", p["step"] or 0))
 
 
 def _score(agg: dict | None) -> str:
@@ -176,5 +234,6 @@ def binary_iou_table(results) -> str:
     return markdown_table(["setting", "background IoU (%)", "foreground IoU (%)", "binary IoU (%)", "file"], rows)
 
 
-__all__ = ["load_results", "describe", "setting", "find", "par_weight", "training_steps", "precision",
+__all__ = ["load_results", "load_curve", "by_experiment", "describe", "setting", "experiment", "EXPERIMENTS", "find",
+           "par_weight", "training_steps", "precision",
            "summary_table", "class_iou_table", "binary_iou_table"]

@@ -11,6 +11,8 @@ What it writes to ``RUN_DIR`` (rank 0 only):
 - ``checkpoint.pt`` every ``checkpoint_every`` steps and at the end, written atomically:
   ``model``, ``optimizer``, ``scheduler`` state dicts, ``step`` (steps done), ``rng`` (torch,
   numpy, python states), ``config``, ``weights_info``, ``format``; ``torch.load(weights_only=True)``;
+- ``step-NNNNN.pt`` every ``keep_every`` steps (0: never): the model's weights at that step, with
+  ``step``, ``config`` and ``weights_info``, for a training curve;
 - ``log.jsonl``, one JSON object a line: ``{"event": "start", ...}``; every ``log_every`` steps
   ``{"event": "step", "step", "loss", "query_loss", "par_loss", "lr", "steps_per_s"}`` (losses
   averaged over the steps since the last line), plus every ``proto_dist_every`` steps
@@ -44,15 +46,14 @@ from . import distributed
 from .backbone import build_encoder
 from .checkpoint import (CHECKPOINT_FORMAT, atomic_save, load_checkpoint, load_scheduler_state, portable_text,
                          rng_state, scheduler_state, seed_everything, set_rng_state)
-from .config import (TrainConfig, add_config_arguments, training_source,
-                     resolve_device)
+from .config import TrainConfig, add_config_arguments
 from .data.episodes import TENSOR_KEYS
 from .model import PANet, query_loss
 from .prototypes import EPS, masked_average_pooling
-from .runsetup import precision_context, progress_bar
+from .runsetup import precision_context, progress_bar, resolve_device, run_command, training_source
 
 # Settings a resumed run may change; every other one must match the checkpoint's.
-RESUMABLE = ("iters", "checkpoint_every", "log_every", "proto_dist_every", "workers", "device",
+RESUMABLE = ("iters", "checkpoint_every", "keep_every", "log_every", "proto_dist_every", "workers", "device",
              "out", "data_root", "compile")
 
 
@@ -256,6 +257,11 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
             n_summed, t_last = 0, now
         if done % config.checkpoint_every == 0 or done == config.iters:
             save(done)
+        if config.keep_every and done % config.keep_every == 0 and done < config.iters and world.is_main:
+            # the weights alone, for a training curve (``evaluate --checkpoint RUN/step-NNNNN.pt``)
+            atomic_save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "step": done,
+                         "config": config.to_dict(), "weights_info": model.weights_info},
+                        run_dir / f"step-{done:05d}.pt")
     bar.close()
     digests = distributed.gather_digests(world, model)
     log.write(event="end", step=config.iters, param_digests=digests)
@@ -264,33 +270,16 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
     return run_dir
 
 
-HELP = {
-    "dataset": "pascal | coco | camvid | synthetic (a generated VOC-format root also works as pascal)",
-    "data_root": "the dataset's folder (default: find it under data/, see panet_min.data.locate)",
-    "fold": "class fold (PASCAL-5i / COCO-20i: 0-3, CamVid: 0-1)", "iters": "training steps",
-    "weights": "imagenet | none | PATH (default: imagenet for vgg16, none for small)",
-    "backbone": "vgg16 (the paper's) | small (CPU demos)", "out": "run folder (default runs/<auto>)",
-    "episodes_per_step": "episodes per optimizer step (1 = the original)",
-    "workers": "data loader processes", "checkpoint_every": "write RUN_DIR/checkpoint.pt every N steps",
-    "log_every": "write a log line every N steps (the only host sync)", "channels_last": "channels-last memory format",
-    "amp": "bf16 autocast", "compile": "torch.compile the encoder",
-    "milestones": "steps after which lr is multiplied by --gamma",
-    "proto_dist_every": "log the support-query prototype distance every M steps",
-    "train_split": "split to draw episodes from (trainaug for VOC layout, train for COCO/CamVid, all for MSRC)",
-    "strict": "drop every training image that holds a test class (the original keeps them, as background)",
-    "stuff_as_training": "MSRC only: add building, grass, tree, sky and water to the training classes "
-                         "(the leak ablation)",
-}
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m panet_min.train", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_arguments(parser, TrainConfig, HELP)
+    add_config_arguments(parser, TrainConfig)
     parser.add_argument("--resume", action="store_true", help="continue RUN_DIR/checkpoint.pt (--out)")
     args = vars(parser.parse_args(argv))
     resume = args.pop("resume", False)
-    try:
+
+    def body():
         if resume:
             out = Path(args.get("out") or default_run_dir(TrainConfig(**{k: v for k, v in args.items()
                                                                          if k != "out"})))
@@ -301,10 +290,8 @@ def main(argv=None) -> int:
         else:
             config = TrainConfig(**args)
         train(config, resume=resume)
-    except ValueError as e:
-        print(f"panet_min.train: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command(parser.prog, body)
 
 
 if __name__ == "__main__":
