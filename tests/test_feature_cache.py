@@ -94,3 +94,30 @@ def test_episode_iou():
     assert episode_iou(torch.tensor([[[0, 1, 0, 0]]]), labels, [3], 20) == pytest.approx(0.5)
     assert episode_iou(torch.tensor([[[0, 1, 1, 1]]]), labels, [3], 20) == pytest.approx(1.0)
     assert episode_iou(torch.zeros(1, 1, 4, dtype=torch.long), torch.tensor([[[0, 0, 0, 255]]]), [3], 20) is None
+
+
+def test_pick_pairs_takes_the_largest_changes(tmp_path):
+    from PIL import Image
+
+    from panet_min.visualize import pick_pairs
+
+    for name, ious in (("a", [0.1, 0.5, 0.9, None, 0.4]), ("b", [0.8, 0.5, 0.2, 0.3, 0.6])):
+        folder = tmp_path / name
+        folder.mkdir()
+        index = []
+        for i, iou in enumerate(ious):
+            Image.new("RGB", (800, 200)).save(folder / f"episode-{i:04d}.png")
+            index.append({"file": f"episode-{i:04d}.png", "episode": i, "classes": [1], "class_names": ["x"],
+                          "mean_iou": iou, "model": name})
+        (folder / "episodes.json").write_text(json.dumps(index))
+    pairs = pick_pairs(tmp_path / "a", tmp_path / "b", tmp_path / "out", "p", n=2)
+    assert [p["episode"] for p in pairs] == [0, 2]  # the largest gain, the largest loss (3: no IoU before)
+    gains = pick_pairs(tmp_path / "a", tmp_path / "b", tmp_path / "out", "g", n=3)
+    assert [p["episode"] for p in gains] == [0, 2, 4]
+    assert (tmp_path / "out" / "p-after-episode-0002.jpg").is_file()
+    assert json.loads((tmp_path / "out" / "p-pairs.json").read_text()) == pairs
+    index = json.loads((tmp_path / "b" / "episodes.json").read_text())
+    index[1]["classes"] = [2]
+    (tmp_path / "b" / "episodes.json").write_text(json.dumps(index))
+    with pytest.raises(ValueError, match="same seed"):
+        pick_pairs(tmp_path / "a", tmp_path / "b", tmp_path / "out", "p")

@@ -85,4 +85,37 @@ def to_jpeg(png, jpeg, width: int = 700, quality: int = 80) -> Path:
     return Path(jpeg)
 
 
-__all__ = ["EpisodeWriter", "episode_iou", "to_jpeg"]
+def pick_pairs(before, after, out, prefix: str, n: int = 3, width: int = 700) -> list[dict]:
+    """``n`` episodes of two ``--visualize`` folders of the same episodes (``before``: e.g. no
+    training, ``after``: trained): the ``n - 1`` with the largest gain of IoU and the one with the
+    largest loss (when some episode lost; else the ``n`` largest gains), copied as JPEGs
+    ``out/<prefix>-{before,after}-episode-NNNN.jpg`` and listed in ``out/<prefix>-pairs.json``
+    (episode, class names, both IoUs, files, both models), in episode order. Folders that drew
+    different episodes -> ValueError."""
+    a = json.loads((Path(before) / "episodes.json").read_text())
+    b = json.loads((Path(after) / "episodes.json").read_text())
+    common = []
+    for x, y in zip(a, b):
+        if x["classes"] != y["classes"]:
+            raise ValueError(f"episode {x['episode']} has classes {x['classes']} in {before} but "
+                             f"{y['classes']} in {after}: evaluate both with the same seed and protocol")
+        if x["mean_iou"] is not None and y["mean_iou"] is not None:
+            common.append((x, y))
+    by_gain = sorted(common, key=lambda p: p[0]["mean_iou"] - p[1]["mean_iou"])  # largest gain first
+    lost = by_gain[-1:] if by_gain and by_gain[-1][1]["mean_iou"] < by_gain[-1][0]["mean_iou"] else []
+    chosen = [p for p in by_gain if p not in lost][: n - len(lost)] + lost if n > 1 else by_gain[:n]
+    out = Path(out)
+    pairs = []
+    for x, y in sorted(chosen, key=lambda p: p[0]["episode"]):
+        files = {}
+        for key, folder, entry in (("before", before, x), ("after", after, y)):
+            name = f"{prefix}-{key}-episode-{entry['episode']:04d}.jpg"
+            to_jpeg(Path(folder) / entry["file"], out / name, width=width)
+            files[f"{key}_file"] = name
+        pairs.append({"episode": x["episode"], "class_names": x["class_names"], "before": x["mean_iou"],
+                      "after": y["mean_iou"], "before_model": x["model"], "after_model": y["model"], **files})
+    (out / f"{prefix}-pairs.json").write_text(json.dumps(pairs, indent=1) + "\n")
+    return pairs
+
+
+__all__ = ["EpisodeWriter", "episode_iou", "to_jpeg", "pick_pairs"]
