@@ -4,11 +4,22 @@ Every function takes numpy arrays or torch tensors and returns a matplotlib Figu
 ends a plotting cell with ``plt.show()`` and a test can inspect the figure. Colours are fixed
 (``PALETTE``): episode label j (way j, 1..N) is always drawn in ``PALETTE[j]``, the background
 prototype's colour is ``BG_COLOR`` and the 255 "ignore" pixels are grey, in every chapter.
+
+Also here: MSRC-v2 photos with their label maps in the dataset's own legend
+(``msrc_colour_map``, ``add_msrc_legend``, ``show_msrc_photos``), episodes drawn with outlines
+(``plot_episode``, ``plot_episode_rows``) and excerpts of the package's own source
+(``source_text``, ``show_source``).
 """
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
+
 import numpy as np
 import torch
+
+from ..data.msrc import MSRC_LEGEND
 from . import style
 
 # Episode label j -> colour; 0 (background) is never painted on a label overlay.
@@ -256,9 +267,382 @@ def show_prototypes_2d(vectors, labels, names=None, title: str | None = None, ma
     return fig
 
 
-def show_source(obj):
-    """The source code of a function/class/module of ``panet_min``, as an IPython ``Code`` display."""
-    import inspect
+# ---------------------------------------------------------------------------------------------
+# MSRC-v2 photos and label maps in the dataset's own colours
 
+MSRC_VOID = "void (ignored)"
+
+
+def msrc_colour_map(label) -> np.ndarray:
+    """An MSRC-v2 label map ``[H, W]`` (ids 1..23 as in ``MSRC_LEGEND``, 255 void) -> uint8
+    RGB ``[H, W, 3]`` in the legend's colours; void (and 0, which MSRC does not use) is black.
+
+    Any other id, or a map that is not 2-D -> ValueError.
+    """
+    lab = _np(label)
+    if lab.ndim != 2:
+        raise ValueError(f"an MSRC label map is [H, W], got shape {lab.shape}")
+    lab = lab.astype(np.int64)
+    bad = np.setdiff1d(np.unique(lab), [0, 255, *range(1, len(MSRC_LEGEND) + 1)])
+    if bad.size:
+        raise ValueError(f"label ids {bad.tolist()} are not MSRC-v2 ids (1..{len(MSRC_LEGEND)}, "
+                         "255 void)")
+    palette = np.zeros((256, 3), np.uint8)
+    palette[1:len(MSRC_LEGEND) + 1] = [rgb for _, rgb in MSRC_LEGEND]
+    return palette[lab]
+
+
+def _patch(colour):
+    import matplotlib.pyplot as plt
+    return plt.Rectangle((0, 0), 1, 1, color=colour)
+
+
+def add_msrc_legend(fig, labels, void: bool = True, ncol: int | None = None):
+    """A legend below ``fig`` for the MSRC-v2 classes present in ``labels``.
+
+    ``labels``: one label map ``[H, W]`` or a sequence of them (ids as in
+    :func:`msrc_colour_map`); one entry per class present, in id order, and a black
+    ``"void (ignored)"`` entry if ``void``. ``ncol``: entries per row (default: all in one
+    row up to 6, else 5). ``fig`` should use a layout engine (``style.figure`` does): the
+    legend goes ``outside lower center``. Returns the matplotlib ``Legend``.
+    """
+    maps = [labels] if _np(labels).ndim == 2 else list(labels)
+    present = set()
+    for lab in maps:
+        msrc_colour_map(lab)  # checks the ids
+        present |= set(np.unique(_np(lab)).tolist()) - {0, 255}
+    ids = sorted(present)
+    handles = [_patch(np.array(MSRC_LEGEND[c - 1][1]) / 255) for c in ids]
+    texts = [MSRC_LEGEND[c - 1][0] for c in ids]
+    if void:
+        handles.append(_patch((0, 0, 0)))
+        texts.append(MSRC_VOID)
+    if not texts:
+        raise ValueError("no class in the label maps and void=False: nothing to put in a legend")
+    ncol = ncol or (len(texts) if len(texts) <= 6 else 5)
+    return fig.legend(handles, texts, loc="outside lower center", ncol=ncol, frameon=False)
+
+
+def show_msrc_photos(photos, labels, titles=None, msrc: bool = True):
+    """Photos in the first row, their label maps below, a legend of the classes shown.
+
+    ``photos``: uint8 RGB ``[H, W, 3]`` each (a source's ``.image(id)``); ``labels``: one label
+    map ``[H, W]`` per photo (``.label(id)``); ``titles``: one per photo (e.g. the image ids).
+    ``msrc``: label maps in the MSRC-v2 legend's colours with :func:`add_msrc_legend`; False
+    for another dataset: its label ids drawn with a colour map, no legend. Panels keep the
+    first photo's aspect; the Figure is ``style.WIDTH`` wide, with ``2 * len(photos)`` axes.
+    """
+    photos, labels = list(photos), list(labels)
+    if not photos or len(photos) != len(labels):
+        raise ValueError(f"need one label map per photo, got {len(photos)} photos and "
+                         f"{len(labels)} label maps")
+    if titles is not None and len(titles) != len(photos):
+        raise ValueError(f"need one title per photo, got {len(titles)} for {len(photos)}")
+    for photo, lab in zip(photos, labels):
+        if _np(photo).shape[:2] != _np(lab).shape:
+            raise ValueError(f"photo {_np(photo).shape} and label map {_np(lab).shape} differ")
+    h, w = _np(photos[0]).shape[:2]
+    fig, axes = style.figure(2, len(photos), panel_aspect=h / w, extra_height=0.7)
+    for col, (photo, lab) in enumerate(zip(photos, labels)):
+        axes[0, col].imshow(to_image(photo))
+        if titles is not None:
+            axes[0, col].set_title(str(titles[col]))
+        axes[1, col].imshow(msrc_colour_map(lab) if msrc else _np(lab), interpolation="nearest")
+    for ax in axes.flat:
+        ax.set_axis_off()
+    if msrc:
+        add_msrc_legend(fig, labels)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Episodes with outlines: each way's foreground tinted and outlined in the way's colour
+
+NEITHER = "neither / ignored"
+_EPISODE_KEYS = ("support_images", "support_fg", "support_bg", "query_images", "query_labels",
+                 "class_ids")
+
+
+def _check_episode(episode) -> tuple[int, int, int]:
+    """(N, K, Q) of one episode of ``EpisodeDataset``; a batch or a wrong dict -> ValueError."""
+    if not isinstance(episode, dict) or any(k not in episode for k in _EPISODE_KEYS):
+        have = sorted(episode) if isinstance(episode, dict) else type(episode).__name__
+        raise ValueError(f"an episode is a dict of EpisodeDataset with {', '.join(_EPISODE_KEYS)}; "
+                         f"got {have}")
+    imgs = episode["support_images"]
+    if imgs.ndim != 5:
+        raise ValueError(f"support_images must be [N, K, 3, S, S] (one episode, not a batch), got "
+                         f"{tuple(imgs.shape)}")
+    return imgs.shape[0], imgs.shape[1], episode["query_images"].shape[0]
+
+
+def _photo_aspect(source, image_id) -> float:
+    if source is None or image_id is None:
+        return 1.0
+    h, w = source.image(image_id).shape[:2]
+    return h / w
+
+
+def _draw_outlined(ax, image, masks, aspect: float = 1.0) -> None:
+    """``image`` (``[3, S, S]`` tensor or ``[H, W, 3]``) with (``mask [S, S]``, colour) pairs
+    tinted at 50 %; every mask but the grey (ignored) ones is outlined in its colour too."""
+    out = to_image(image).copy()
+    masks = [(_np(m).astype(bool), np.asarray(c, dtype=np.float64)) for m, c in masks]
+    for m, c in masks:
+        out[m] = 0.5 * out[m] + 0.5 * c
+    ax.imshow(out, aspect=aspect)
+    for m, c in masks:
+        if not np.array_equal(c, IGNORE_COLOR) and m.any():
+            ax.contour(m.astype(float), levels=[0.5], colors=[tuple(c)], linewidths=1.2)
+    ax.set_axis_off()
+
+
+def _support_masks(episode, n, k):
+    fg, bg = episode["support_fg"][n, k], episode["support_bg"][n, k]
+    neither = (_np(fg) + _np(bg)) == 0
+    return [(fg, label_color(n + 1)), (neither, IGNORE_COLOR)]
+
+
+def _query_masks(episode, q, ways):
+    lab = _np(episode["query_labels"][q])
+    return [(lab == n, label_color(n)) for n in range(1, ways + 1)] + [(lab == 255, IGNORE_COLOR)]
+
+
+def _ids(episode, key, n):
+    ids = episode.get(key)
+    return [None] * n if ids is None else list(ids)
+
+
+def _class_name(class_names, c: int) -> str:
+    return class_names[c - 1] if class_names is not None else f"class {c}"
+
+
+def _episode_legend(fig, texts):
+    handles = [_patch(label_color(n + 1)) for n in range(len(texts))] + [_patch(IGNORE_COLOR)]
+    return fig.legend(handles, list(texts) + [NEITHER], loc="outside lower center",
+                      ncol=len(texts) + 1, frameon=False)
+
+
+def plot_episode(episode: dict, class_names=None, source=None):
+    """One N-way K-shot episode: a row of K supports per way, then a row of the Q queries.
+
+    ``episode``: one item of ``EpisodeDataset`` (``support_images [N, K, 3, S, S]``,
+    ``support_fg/bg [N, K, S, S]``, ``query_images [Q, 3, S, S]``, ``query_labels [Q, S, S]``
+    with 0..N and 255, ``class_ids [N]``). Way n's foreground is tinted and outlined in
+    ``label_color(n)``; grey marks pixels that are neither fg nor bg (supports) or void
+    (queries). ``class_names``: names of the global ids (``class_names[c - 1]``); ``source``:
+    the episode's source, to stretch each image back to its photo's aspect (None: square).
+    A Figure with ``(N + 1) * max(K, Q)`` axes and a legend of N + 1 entries.
+    """
+    N, K, Q = _check_episode(episode)
+    s_ids = episode.get("support_ids") or [[None] * K for _ in range(N)]
+    q_ids = _ids(episode, "query_ids", Q)
+    aspects = {(n, k): _photo_aspect(source, s_ids[n][k]) for n in range(N) for k in range(K)}
+    aspects.update({("q", q): _photo_aspect(source, q_ids[q]) for q in range(Q)})
+    fig, axes = style.figure(N + 1, max(K, Q), panel_aspect=float(np.median(list(aspects.values()))),
+                             extra_height=0.4)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for n in range(N):
+        for k in range(K):
+            _draw_outlined(axes[n, k], episode["support_images"][n, k], _support_masks(episode, n, k),
+                           aspects[(n, k)])
+            axes[n, k].set_title(f"support: way {n + 1}, shot {k + 1}")
+    for q in range(Q):
+        _draw_outlined(axes[N, q], episode["query_images"][q], _query_masks(episode, q, N),
+                       aspects[("q", q)])
+        axes[N, q].set_title(f"query {q + 1}: ground truth")
+    ids = [int(c) for c in _np(episode["class_ids"])]
+    _episode_legend(fig, [f"way {n + 1}: {_class_name(class_names, c)}" for n, c in enumerate(ids)])
+    return fig
+
+
+def plot_episode_rows(episodes, class_names=None, source=None, labels=None):
+    """Several 1-way episodes, one per row: its K supports, then its Q queries.
+
+    ``episodes``: items of ``EpisodeDataset`` with N = 1 and the same K and Q (shapes as in
+    :func:`plot_episode`); ``labels``: what to call each (default 0, 1, ...; e.g. the episode
+    indices), shown as ``"episode {label}, support: {class}"``. A Figure with
+    ``len(episodes) * (K + Q)`` axes and a legend of 2 entries (the way, neither / ignored).
+    """
+    episodes = list(episodes)
+    if not episodes:
+        raise ValueError("no episode to draw")
+    shapes = {_check_episode(ep) for ep in episodes}
+    if len(shapes) != 1 or next(iter(shapes))[0] != 1:
+        raise ValueError(f"plot_episode_rows draws 1-way episodes of one shape (N, K, Q); got "
+                         f"{sorted(shapes)}: use plot_episode for an N-way episode")
+    _, K, Q = shapes.pop()
+    labels = list(range(len(episodes))) if labels is None else list(labels)
+    if len(labels) != len(episodes):
+        raise ValueError(f"need one label per episode, got {len(labels)} for {len(episodes)}")
+    rows = []
+    for ep in episodes:
+        s_ids = (ep.get("support_ids") or [[None] * K])[0]
+        rows.append(([_photo_aspect(source, i) for i in s_ids],
+                     [_photo_aspect(source, i) for i in _ids(ep, "query_ids", Q)]))
+    every = [a for s, q in rows for a in s + q]
+    fig, axes = style.figure(len(episodes), K + Q, panel_aspect=float(np.median(every)),
+                             extra_height=0.4)
+    for row, ep, label, (s_asp, q_asp) in zip(axes, episodes, labels, rows):
+        name = _class_name(class_names, int(_np(ep["class_ids"])[0]))
+        for k in range(K):
+            _draw_outlined(row[k], ep["support_images"][0, k], _support_masks(ep, 0, k), s_asp[k])
+            row[k].set_title(f"episode {label}, support: {name}" if K == 1
+                             else f"episode {label}, shot {k + 1}: {name}")
+        for q in range(Q):
+            _draw_outlined(row[K + q], ep["query_images"][q], _query_masks(ep, q, 1), q_asp[q])
+            row[K + q].set_title(f"query {q + 1}: ground truth")
+    _episode_legend(fig, ["way 1 (the episode's class)"])
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Excerpts of the package's source
+
+def _depths(text):
+    """Bracket depth and innermost open-bracket column at each character of one line."""
+    stack, quote, out = [], None, []
+    for i, ch in enumerate(text):
+        inner = stack[-1] + 1 if stack and stack[-1] >= 0 else None
+        anyb = (abs(stack[-1] + 2) + 1 if stack[-1] < 0 else stack[-1] + 1) if stack else None
+        out.append((len(stack), inner, anyb))
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            sub = ch == "[" and i and (text[i - 1].isalnum() or text[i - 1] in "_)]")
+            stack.append(-i - 2 if sub else i)
+        elif ch in ")]}" and stack:
+            stack.pop()
+    return out
+
+
+def wrap_code_line(line: str, width: int) -> list[str]:
+    """One line of Python -> lines of at most ``width`` characters where it can.
+
+    Breaks after the outermost ", " inside brackets and aligns the rest on the bracket
+    (a call's arguments before a subscript's); a trailing comment goes on a line of its own
+    above; a long string literal is shortened with "...". A line that cannot be broken is
+    returned as it is.
+    """
+    indent = line[:len(line) - len(line.lstrip())]
+    if len(line) <= width:
+        return [line]
+    if line.lstrip().startswith("#"):
+        return textwrap.wrap(line.lstrip()[1:].strip(), width - len(indent) - 2,
+                             initial_indent=indent + "# ", subsequent_indent=indent + "# ")
+    code, sep, comment = line.partition("  # ")
+    if sep:
+        return wrap_code_line(indent + "# " + comment, width) + wrap_code_line(code.rstrip(), width)
+    depth = _depths(line)
+    vis = list(range(len(line)))  # visual column of each character
+    out, start, ind = [], 0, 0
+    while ind + len(line) - start > width:
+        room = start + width - ind
+        span = range(start + 1, min(room, len(line)))
+        key = 1
+        cuts = [i for i in span if line[i:i + 2] == ", " and depth[i][1]]
+        if not cuts:
+            key = 2
+            cuts = [i for i in span if line[i:i + 2] == ", " and depth[i][2]]
+        if not cuts:
+            break
+        least = min(depth[i][0] for i in cuts)
+        cut = max(i for i in cuts if depth[i][0] == least)
+        out.append(" " * ind + line[start:cut + 1])
+        start, ind = cut + 2, vis[depth[cut][key]]
+        for j in range(start, len(line)):
+            vis[j] = ind + j - start
+    last = " " * ind + line[start:]
+    q = last.find('"')
+    if len(last) > width and q > 0 and last.rfind('"') > q:
+        tail = last[last.rfind('"'):]
+        last = last[:max(q + 1, width - len(tail) - 3)] + "..." + tail
+    return out + [last]
+
+
+def _docstring_span(src: str) -> tuple[int, int] | None:
+    """0-based (first, last) line of the docstring of the def/class/module in ``src``."""
+    tree = ast.parse(src)
+    node = tree.body[0] if tree.body and isinstance(
+        tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else tree
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[0].lineno - 1, body[0].end_lineno - 1
+    return None
+
+
+def _find(lines, marker, start, what, obj, skip=range(0)) -> int:
+    if isinstance(marker, int):
+        if not 1 <= marker <= len(lines):
+            raise ValueError(f"{what} line {marker} is outside the source of {_qualname(obj)} "
+                             f"(1..{len(lines)})")
+        return marker - 1
+    for i in range(start, len(lines)):
+        if i not in skip and marker in lines[i]:
+            return i
+    raise ValueError(f"no line containing {marker!r} in the source of {_qualname(obj)}"
+                     + (f" after line {start + 1}" if start else ""))
+
+
+def _qualname(obj) -> str:
+    return getattr(obj, "__qualname__", getattr(obj, "__name__", repr(obj)))
+
+
+def source_text(obj, lines=None, docstring: bool = True, comments: bool = True,
+                width: int | None = None) -> str:
+    """The source of ``obj`` (a function, method, class or module), or excerpts of it, as text.
+
+    ``lines``: None for all of it; a pair ``(first, last)``, or a list of pairs, each bound a
+    line number (1 = the ``def`` line) or a string: the first line containing it (``last``:
+    the first one at or after ``first``). Bounds are included; each excerpt is dedented, and
+    excerpts are joined by a ``...`` line. ``docstring=False`` leaves the docstring out (and
+    string bounds are not looked for in it),
+    ``comments=False`` trailing ``  # ...`` comments; ``width`` wraps longer lines
+    (:func:`wrap_code_line`). A bound that matches nothing -> ValueError naming it.
+    """
+    src = textwrap.dedent(inspect.getsource(obj))
+    all_lines = src.splitlines()
+    if isinstance(lines, str):
+        raise ValueError(f"lines must be a pair (first, last) or a list of pairs, got {lines!r}")
+    if lines is None:
+        ranges = [(1, len(all_lines))]
+    elif len(lines) == 2 and all(isinstance(b, (int, str)) for b in lines):
+        ranges = [tuple(lines)]
+    else:
+        ranges = [tuple(r) for r in lines]
+        if not ranges or any(len(r) != 2 for r in ranges):
+            raise ValueError(f"lines must be a pair (first, last) or a list of pairs, got {lines!r}")
+    span = _docstring_span(src) if not docstring else None
+    skip = range(0) if span is None else range(span[0], span[1] + 1)
+    parts = []
+    for first, last in ranges:
+        i = _find(all_lines, first, 0, "first", obj, skip)
+        j = _find(all_lines, last, i, "last", obj, skip)
+        if j < i:
+            raise ValueError(f"lines ({first!r}, {last!r}): the last comes before the first")
+        block = [line for n, line in enumerate(all_lines[i:j + 1], start=i) if n not in skip]
+        block = textwrap.dedent("\n".join(block)).splitlines()
+        if not comments:
+            block = [line.split("  # ")[0].rstrip() if line.strip() and not line.lstrip().startswith("#")
+                     else line for line in block]
+        if width is not None:
+            block = [w for line in block for w in wrap_code_line(line, width)]
+        parts.append("\n".join(block))
+    return "\n...\n".join(parts)
+
+
+def show_source(obj, lines=None, docstring: bool = True, comments: bool = True,
+                width: int | None = None):
+    """:func:`source_text` of ``obj`` as an IPython ``Code`` display (Python highlighting).
+
+    ``show_source(f)``: all of ``f``; ``show_source(f, docstring=False, width=76)``: its code,
+    wrapped for the page; ``show_source(f, ("q_loss =", "loss ="))``: the lines between two
+    markers; ``show_source(f, [(a, b), (c, d)])``: two excerpts with ``...`` between.
+    """
     from IPython.display import Code
-    return Code(inspect.getsource(obj), language="python")
+    return Code(source_text(obj, lines, docstring=docstring, comments=comments, width=width),
+                language="python")
