@@ -142,3 +142,60 @@ def test_bad_inputs():
     assert m.n_records == 0
     with pytest.raises(ValueError, match="nothing recorded"):
         FewShotMeter(20).binary_iou()
+
+
+def test_counting_in_chunks_equals_one_pass(monkeypatch):
+    """The numpy path counts ``_CHUNK`` pixels at a time: chunks of 7 pixels (a query spans many,
+    the last one short) give the sums of one pass, which equal the set-based reference."""
+    import panet_min.metrics as metrics
+
+    rng = np.random.default_rng(7)
+    pred = rng.integers(0, 3, size=(3, 9, 11))
+    target = rng.integers(0, 3, size=(3, 9, 11)).astype(np.uint8)
+    target[rng.random(target.shape) < 0.15] = 255
+    target[2][target[2] == 1] = 0  # way 1 absent from query 2
+    one_pass = FewShotMeter(20)
+    one_pass.record(pred, target, [4, 9])
+    ref = SetMetric(20)
+    for q in range(3):
+        ref.record(pred[q], target[q], [4, 9])
+    monkeypatch.setattr(metrics, "_CHUNK", 7)
+    chunked = FewShotMeter(20)
+    chunked.record(torch.from_numpy(pred), torch.from_numpy(target), [4, 9])
+    assert all(np.array_equal(a, b) for a, b in zip(chunked._sums(), one_pass._sums()))
+    assert all(np.array_equal(a, b) for a, b in zip(one_pass._sums(), ref.sums()))
+    with pytest.raises(ValueError, match="2-way"):  # a bad value in a later chunk of query 1
+        bad = pred.copy()
+        bad[1, 8, 10] = 3
+        chunked.record(bad, target, [4, 9])
+
+
+@pytest.mark.parametrize("bad", [3, -1, 2**40, -(2**40)])
+def test_a_pred_outside_the_ways_is_refused_whatever_its_value(bad):
+    # 2-way: labels 0..2; 3 is inside the power-of-two width (4 columns) of the confusion matrix,
+    # the others outside it
+    pred = np.zeros((4, 5), np.int64)
+    pred[2, 3] = bad
+    m = FewShotMeter(20)
+    with pytest.raises(ValueError, match="2-way"):
+        m.record(pred, np.zeros((4, 5), np.int64), [1, 2])
+    with pytest.raises(ValueError, match="2-way"):
+        m.record(np.full((2, 2), 3, np.uint8), np.zeros((2, 2), np.uint8), [1, 2])
+    assert m.n_records == 0
+
+
+def test_a_class_given_twice_sums_both_ways():
+    # the same global id for two ways: its counts are the sum of both (numpy and device paths)
+    rng = np.random.default_rng(8)
+    pred = rng.integers(0, 3, size=(6, 7))
+    target = rng.integers(0, 3, size=(6, 7))
+    assert {1, 2} <= set(np.unique(target))
+    a, b = FewShotMeter(20), FewShotMeter(20)
+    b._confusion_numpy = b._confusion_torch
+    a.record(pred, target, [5, 5])
+    b.record(pred, target, [5, 5])
+    assert all(np.array_equal(x, y) for x, y in zip(a._sums(), b._sums()))
+    tp, fp, fn = (x[5] for x in a._sums())
+    assert tp == sum(((pred == j) & (target == j)).sum() for j in (1, 2))
+    assert fp == sum(((pred == j) & (target != j)).sum() for j in (1, 2))
+    assert fn == sum(((target == j) & (pred != j)).sum() for j in (1, 2))

@@ -1,4 +1,5 @@
 """The generated VOC-format set: layout, label rules, class coverage, determinism, appearance."""
+import json
 import os
 from pathlib import Path
 
@@ -6,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from panet_min.data import synthetic
 from panet_min.data.classlists import voc_palette
 from panet_min.data.synthetic import N_CLASSES, make_synthetic_voc, render_image
 
@@ -140,5 +140,24 @@ def test_classes_differ_in_appearance(synthetic_voc_root):
     assert (pred == yv).mean() > 0.6
 
 
-def test_docstring_says_it_is_not_pascal():
-    assert "NOT PASCAL" in synthetic.__doc__
+def test_a_generated_root_is_recorded_as_synthetic_never_as_pascal(synthetic_voc_root, tmp_path):
+    """Asked for as "pascal", a generated root opens as "synthetic": the name results record, the
+    source's dataset, its description and its missing-data errors. The marker file decides: the
+    same layout without it is PASCAL, and "synthetic" then refuses it."""
+    from panet_min.data import VOCSource
+    from panet_min.runsetup import open_split
+
+    source, description, name = open_split("pascal", synthetic_voc_root, "trainaug")
+    assert name == "synthetic" and source.dataset == "synthetic"
+    assert "not PASCAL" in description and "PASCAL VOC 2012" not in description
+    assert json.loads((voc_of(synthetic_voc_root) / "synthetic.json").read_text())["seed"] == 0
+    assert VOCSource(synthetic_voc_root, "val").dataset == "synthetic"  # even opened directly
+    with pytest.raises(ValueError, match=r"split 'test'.*panet_min.prepare synthetic --root"):
+        VOCSource(synthetic_voc_root, "test")  # the fix it names prepares a generated set
+
+    voc = make_synthetic_voc(tmp_path, seed=0, n_train=2, n_val=1, size=64, workers=1)
+    (voc / "synthetic.json").unlink()  # the same files, no marker: read as what it claims to be
+    _, description, name = open_split("pascal", tmp_path, "trainaug")
+    assert name == "pascal" and "PASCAL VOC 2012" in description
+    with pytest.raises(ValueError, match="not prepared"):
+        open_split("synthetic", tmp_path, "trainaug")

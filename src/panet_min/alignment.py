@@ -1,4 +1,4 @@
-"""Prototype alignment regularization, PAR (paper section 3.4, eq. 6; book chapter 6).
+"""Prototype alignment regularization, PAR (the paper's L_PAR; book chapter 6).
 
 The idea: if the prototypes learned from the support segment the query well,
 then prototypes learned *from the query's own prediction* should segment the
@@ -15,12 +15,12 @@ support well too. So, in training, per episode:
    alpha, upsample bilinearly to H x W, and take the cross-entropy against the
    support label (1 on its foreground, 0 on its background, 255 elsewhere):
 
-       L_PAR = 1/(N K) sum_{n,k} CE(alpha cos(F_s(n,k), [p~_0, p~_n]), Y_s(n,k))     (eq. 6)
+       L_PAR = 1/(N K) sum_{n,k} CE(alpha cos(F_s(n,k), [p~_0, p~_n]), Y_s(n,k))
 
 4. Average over the B episodes. Gradients reach the encoder through the support
    features and through the query prototypes.
 
-Training adds it to the query loss as ``L = L_seg + lambda L_PAR`` (eq. 7, ``par_weight`` in
+Training adds it to the query loss as ``L = L_seg + lambda L_PAR`` (the total loss, ``par_weight`` in
 :mod:`panet_min.train`). :func:`par_terms` is the one implementation: it returns the loss and
 the intermediates the book draws; :func:`par_loss` returns its scalar.
 """
@@ -71,7 +71,7 @@ def par_terms(support_features: torch.Tensor, query_features: torch.Tensor, low_
     - ``support_labels [B, N, K, H, W]``: 1 foreground, 0 background, 255 ignored;
     - ``pixel_loss [B, N, K, H, W]``: cross-entropy per pixel (0 where ignored);
     - ``terms [B, N, K]``: per-support loss before the 1/(N K) (0 for a skipped way);
-    - ``loss``: the scalar ``mean_b sum_{n,k} terms / (N K)`` (eq. 6), what :func:`par_loss` returns.
+    - ``loss``: the scalar ``mean_b sum_{n,k} terms / (N K)`` (L_PAR), what :func:`par_loss` returns.
 
     All (episode, way, shot) terms are computed in one batch; a skipped way is
     multiplied by 0 (its term is finite: an empty prototype scores 0), which
@@ -100,7 +100,7 @@ def par_terms(support_features: torch.Tensor, query_features: torch.Tensor, low_
 def par_loss(support_features: torch.Tensor, query_features: torch.Tensor, low_res_logits: torch.Tensor,
              support_fg: torch.Tensor, support_bg: torch.Tensor, alpha: float = 20.0,
              return_parts: bool = False):
-    """PAR loss, a scalar (eq. 6): ``par_terms(...)["loss"]``; ``return_parts=True`` returns
+    """PAR loss L_PAR, a scalar: ``par_terms(...)["loss"]``; ``return_parts=True`` returns
     the whole dict of :func:`par_terms` (the loss and its intermediates). Shapes: see there."""
     parts = par_terms(support_features, query_features, low_res_logits, support_fg, support_bg, alpha)
     return parts if return_parts else parts["loss"]

@@ -1,12 +1,12 @@
-"""Masked average pooling and prototypes (paper eq. 1 and 2).
+"""Masked average pooling and prototypes (the paper's foreground and background prototypes).
 
 For support image k of way c with features F (C x h x w) and binary mask M
 (H x W), the original first upsamples F bilinearly to H x W and then averages
 it over the mask:
 
-    p_c = sum_{x,y} F^up(x,y) M(x,y) / (sum_{x,y} M(x,y) + 1e-5)       (eq. 1)
+    p_c = sum_{x,y} F^up(x,y) M(x,y) / (sum_{x,y} M(x,y) + 1e-5)       (foreground prototype)
 
-and the background prototype is the same with the background mask (eq. 2).
+and the background prototype is the same with the background mask.
 Foreground prototype of a way = mean over its K shots; the single background
 prototype = mean over the K shots of every way, then over the N ways.
 
@@ -51,7 +51,7 @@ def downproject_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def masked_average_pooling(features: torch.Tensor, mask: torch.Tensor, method: str = "adjoint") -> torch.Tensor:
-    """Masked average pooling (eq. 1): ``features [..., C, h, w]``, ``mask [..., H, W]`` -> ``[..., C]``.
+    """Masked average pooling (the foreground prototype of one support): ``features [..., C, h, w]``, ``mask [..., H, W]`` -> ``[..., C]``.
 
     Leading dimensions must match (e.g. ``[B, N, K]``). ``mask`` is {0, 1}
     (float); the features are bilinearly upsampled to the mask's size, as the

@@ -1,13 +1,14 @@
-"""Cosine segmentation against prototypes (paper eq. 3 and 4).
+"""Cosine segmentation against prototypes (the logits of the paper's probability map).
 
 Each query position x gets a score for each prototype p_j (background first,
 then way 1..N):
 
-    logit_j(x) = alpha * cos(F_q(x), p_j),      alpha = 20                (eq. 3)
+    logit_j(x) = alpha * cos(F_q(x), p_j),      alpha = 20
 
-and the prediction is the softmax over j (eq. 4). Cosine lives in [-1, 1]; a
-softmax over such small numbers would be almost flat, so the original scales
-them by alpha = 20 before the cross-entropy (the paper found 20 works well).
+The probability map is the softmax of these over j, and the prediction its
+argmax over j. Cosine lives in [-1, 1]; a softmax over such small numbers would
+be almost flat, so the original scales them by alpha = 20 before the
+cross-entropy (the paper found 20 works well).
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .sources import Source, missing, read_id_list, read_png, read_rgb
+from .sources import Source, read_id_list, read_png, read_rgb
 
 # stored value -> panet_min label: 0..10 -> 1..11, everything else (11 void) -> 255
 _LUT = np.full(256, 255, dtype=np.uint8)
@@ -41,18 +41,13 @@ class CamVidSource(Source):
     n_classes = 11
 
     def __init__(self, root, split: str = "train"):
-        super().__init__()
-        self.root = camvid_base(root)
-        self.split = split
+        super().__init__(root, split, base=camvid_base)
         parts = ["train", "val"] if split == "trainval" else [split]
         self.ids, self._part = [], {}
         for part in parts:
-            lst = self.root / f"{part}.txt"
             for folder in (self.root / part, self.root / f"{part}annot"):
-                if not folder.is_dir():
-                    raise missing("folder", folder, "camvid", Path(root))
-            if not lst.is_file():
-                raise missing(f"split list for split {part!r}", lst, "camvid", Path(root))
+                self.require(folder, "folder", folder=True)
+            lst = self.require(self.root / f"{part}.txt", f"split list for split {part!r}")
             for stem in read_id_list(lst):
                 # some lists hold paths like /SegNet/CamVid/train/x.png: keep the stem
                 stem = Path(stem.split()[0]).stem

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-from pathlib import Path
 
 import numpy as np
 
-from .sources import Source, missing, read_id_list, read_rgb
+from .sources import Source, read_id_list, read_rgb
 
 
 class COCOSource(Source):
@@ -32,15 +31,9 @@ class COCOSource(Source):
     n_classes = 80
 
     def __init__(self, root, split: str = "train"):
-        super().__init__()
-        self.root = Path(root).expanduser()
-        self.split = split
-        ann_file = self.root / "annotations" / f"instances_{split}2014.json"
-        self._image_dir = self.root / f"{split}2014"
-        if not ann_file.is_file():
-            raise missing("annotation file", ann_file, "coco", self.root)
-        if not self._image_dir.is_dir():
-            raise missing("image folder", self._image_dir, "coco", self.root)
+        super().__init__(root, split)
+        ann_file = self.require(self.root / "annotations" / f"instances_{split}2014.json", "annotation file")
+        self._image_dir = self.require(self.root / f"{split}2014", "image folder", folder=True)
         from pycocotools.coco import COCO  # optional dependency: only COCO needs it
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
             self.coco = COCO(str(ann_file))

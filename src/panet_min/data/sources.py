@@ -65,14 +65,28 @@ def check_same_size(id_: str, image: np.ndarray, other: np.ndarray, what: str = 
 
 
 class Source:
-    """Common part of every source. Subclasses set ``dataset``, ``root``, ``split``, ``ids``,
-    ``n_classes`` and implement ``image`` and ``class_mask``."""
+    """Common part of every source. Subclasses set ``dataset``, ``ids``, ``n_classes`` (and
+    ``root``, ``split``: see ``__init__``) and implement ``image`` and ``class_mask``."""
 
     dataset: str = ""
     has_labels: bool = False  # True when .label(id) exists (VOC, CamVid, generated set)
 
-    def __init__(self) -> None:
+    def __init__(self, root=None, split: str | None = None, base=None) -> None:
+        """With ``root``: ``self.split = split`` and ``self.root = base(root)`` (the dataset's folder
+        found from ``root``; ``root`` itself, ``~`` expanded, without ``base``). The missing-data
+        errors of :meth:`require` name the ``root`` given here, the folder to prepare."""
         self._class_lists: dict[int, list[str]] | None = None
+        if root is not None:
+            self._given_root = Path(root).expanduser()
+            self.root = base(root) if base is not None else self._given_root
+            self.split = split
+
+    def require(self, path: Path, what: str, folder: bool = False) -> Path:
+        """``path`` when it is a file (a folder with ``folder=True``), else the ValueError of
+        :func:`missing`: ``what`` and ``path``, and the command that prepares this dataset."""
+        if not (path.is_dir() if folder else path.is_file()):
+            raise missing(what, path, self.dataset, getattr(self, "_given_root", None) or self.root)
+        return path
 
     def __len__(self) -> int:
         return len(self.ids)
