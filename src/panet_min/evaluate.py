@@ -185,7 +185,7 @@ def evaluate_episodes(model: PANet, episodes, batch_size: int = 1, n_classes: in
     ``support_fg``/``support_bg [N,K,H,W]``, ``query_images [Q,3,H,W]``, ``query_labels [Q,H,W]``,
     ``class_ids [N]``), batched ``batch_size`` at a time. The model runs in eval mode (restored
     after) under ``torch.inference_mode`` on its own device, bf16 autocast if ``amp``; the
-    prediction is the argmax (eq. 4). ``n_classes``: the dataset's number of classes (default: that
+    prediction is the argmax over the 1+N channels. ``n_classes``: the dataset's number of classes (default: that
     of the dataset's source, else 255). A tqdm bar shows when :func:`panet_min.runsetup.show_progress`
     says so and ``progress`` is True. Then ``meter.mean_iou(classes)``, ``meter.binary_iou()``.
     """

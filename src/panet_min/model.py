@@ -8,8 +8,8 @@
                                                            -- bilinear -> logits [B,Q,1+N,H,W]
     (training, par=True) PAR re-segments the supports with query prototypes.
 
-Eq. 1-2 (prototypes, chapter 3) and 3-4 (cosine segmentation, chapter 4) run inside
-``PANet.forward``; eq. 5 is :func:`query_loss`, eq. 6 (PAR, chapter 6) :mod:`panet_min.alignment`.
+The prototypes (chapter 3) and the cosine segmentation (chapter 4) run inside ``PANet.forward``;
+the query loss L_seg is :func:`query_loss`, PAR's L_PAR (chapter 6) :mod:`panet_min.alignment`.
 Everything is computed for all episodes at once; the original loops over
 episodes and ways in Python. Numbers are the same (tests compare with a
 literal per-episode version of the original's forward pass).
@@ -86,12 +86,12 @@ class PANet(nn.Module):
         support_features = features[: B * N * K].reshape(B, N, K, C, h, w)
         query_features = features[B * N * K:].reshape(B, Q, C, h, w)
 
-        # 2-3. Masked average pooling and prototypes (eq. 1-2).
+        # 2-3. Masked average pooling and the foreground/background prototypes.
         fg_vectors = masked_average_pooling(support_features, support_fg, self.pooling)  # [B,N,K,C]
         bg_vectors = masked_average_pooling(support_features, support_bg, self.pooling)
         bg, fg = episode_prototypes(fg_vectors, bg_vectors)
 
-        # 4. Cosine x alpha against [bg, fg_1..fg_N] (eq. 3), then up to the image size.
+        # 4. Cosine x alpha against [bg, fg_1..fg_N] (the probability map's logits), then up to the image size.
         prototypes = torch.cat([bg.unsqueeze(1), fg], dim=1)  # [B, 1+N, C]
         low_res = cosine_logits(query_features, prototypes, self.alpha)  # [B,Q,1+N,h,w]
         logits = upsample_logits(low_res, (H, W))

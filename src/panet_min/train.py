@@ -79,7 +79,7 @@ def prototype_distance(model: PANet, query_images: torch.Tensor, query_labels: t
 
     ``query_images [B,Q,3,H,W]``, ``query_labels [B,Q,H,W]`` (0..N, 255), ``support_fg [B,N,C]``
     (the model's foreground prototypes). Query prototype of way n = masked average pooling
-    (eq. 1) of the query features with the true mask ``label == n``, summed over the Q queries.
+    (as for the foreground prototype) of the query features with the true mask ``label == n``, summed over the Q queries.
     A scalar tensor (NaN when no query shows any of its ways).
     """
     B, Q = query_images.shape[:2]
@@ -227,7 +227,7 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
         with amp:
             out = net(x["support_images"], x["support_fg"], x["support_bg"], x["query_images"])
         q_loss = query_loss(out.logits.float(), x["query_labels"])
-        loss = q_loss + config.par_weight * out.par_loss.float()  # eq. 7: L = L_seg + lambda L_PAR
+        loss = q_loss + config.par_weight * out.par_loss.float()  # the total loss L = L_seg + lambda L_PAR
         done = step + 1
         if done % config.proto_dist_every == 0 or done == config.iters:
             with amp:
