@@ -142,3 +142,39 @@ def test_format_score_and_markdown_table():
     assert table == ("| setting | mIoU |\n|---|---|\n| 1-shot | 48.1 |\n| a\\|b | n/a |")
     with pytest.raises(ValueError, match="row 0 has 1 cells"):
         curves.markdown_table(["a", "b"], [["x"]])
+
+
+def test_figures_use_the_book_colours_and_layout_not_matplotlib_defaults():
+    from matplotlib.colors import to_hex
+
+    from panet_min.viz import style
+
+    fig = curves.plot_class_iou(["Sky", "Pole"], {"1-shot": ([0.5, 0.2], None),
+                                                  "5-shot": ([0.6, 0.3], None),
+                                                  "vgg16, random": ([0.1, 0.1], None)})
+    colours = [to_hex(p.get_facecolor()) for p in fig.axes[0].patches]
+    assert colours[:2] == [style.colour("1-shot")] * 2 and colours[2:4] == [style.colour("5-shot")] * 2
+    assert colours[4] == style.OTHER[0] and colours[4] not in style.COLOURS.values()
+    assert fig.get_layout_engine() is not None and tuple(fig.get_size_inches())[0] == style.WIDTH
+    plt.close(fig)
+    fig = curves.plot_training_curves({"trained": RECORDS, "no PAR": RECORDS}, keys=("loss",),
+                                      colours={"trained": "#123456"})
+    assert [to_hex(line.get_color()) for line in fig.axes[0].lines] == ["#123456", style.colour("no PAR")]
+    plt.close(fig)
+    fig = curves.plot_paper_vs_ours(["a"], [48.1], [40.0])
+    assert [to_hex(p.get_facecolor()) for p in fig.axes[0].patches] == [style.colour("paper"),
+                                                                       style.colour("trained")]
+    plt.close(fig)
+    for draw in (lambda: curves.plot_prototype_distance({"a": RECORDS}),
+                 lambda: curves.plot_training_curves({"a": RECORDS, "b": RECORDS})):
+        fig = draw()
+        used = {to_hex(line.get_color()) for ax in fig.axes for line in ax.lines}
+        assert used <= set(style.OTHER)  # runs without a meaning: never matplotlib's C0, C1
+        plt.close(fig)
+
+
+def test_plotting_leaves_matplotlib_settings_alone():
+    before = dict(matplotlib.rcParams)
+    plt.close(curves.plot_training_curves(RECORDS, keys=("loss",)))
+    plt.close(curves.plot_class_iou(["Sky"], {"1-shot": ([0.5], None)}))
+    assert dict(matplotlib.rcParams) == before

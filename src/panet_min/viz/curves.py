@@ -21,8 +21,8 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
+
 from . import style
 
 MISSING = "n/a"
@@ -97,25 +97,29 @@ def _runs(runs) -> dict:
     return out
 
 
+@style.drawn
 def plot_training_curves(runs, keys: Sequence[str] = ("loss", "query_loss", "par_loss"), smooth: int = 1,
-                         figsize=(11, 3.2)):
+                         figsize=(11, 3.2), colours=None):
     """One panel per logged quantity in ``keys``, one line per run.
 
     ``runs``: ``{name: records}`` (records from ``read_log``) or a single list of records.
     ``smooth`` > 1 draws the raw curve faintly and its ``moving_average`` on top. A key that
     no run logged gets an empty panel that says so (e.g. ``par_loss`` of a run without PAR).
+    ``colours``: ``{name: meaning or colour}``; by default a run named by a meaning of
+    :data:`panet_min.viz.style.COLOURS` (``"trained"``, ``"no PAR"``...) takes its colour.
     """
     runs = _runs(runs)
-    fig, axes = plt.subplots(1, len(keys), figsize=style.fit(figsize), dpi=100, squeeze=False)
+    colour_of = style.colours_for(runs, colours)
+    fig, axes = style.subplots(1, len(keys), figsize=figsize)
     for ax, key in zip(axes[0], keys):
         drawn = False
-        for i, (name, records) in enumerate(runs.items()):
+        for name, records in runs.items():
             if not _logged(records, key):
                 continue
             steps, values = series(records, key)
             if values.size == 0:
                 continue
-            color = f"C{i}"
+            color = colour_of[name]
             if smooth > 1:
                 ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
                 ax.plot(steps, moving_average(values, smooth), color=color, label=name)
@@ -125,35 +129,39 @@ def plot_training_curves(runs, keys: Sequence[str] = ("loss", "query_loss", "par
         ax.set_title(key)
         ax.set_xlabel("step")
         if drawn:
-            ax.legend(fontsize=9)
+            ax.legend()
         else:
             ax.text(0.5, 0.5, f"{key}: not logged", ha="center", va="center", transform=ax.transAxes)
-    fig.tight_layout()
     return fig
 
 
-def plot_prototype_distance(runs, key: str = "proto_dist", smooth: int = 1, figsize=(6, 3.5)):
+@style.drawn
+def plot_prototype_distance(runs, key: str = "proto_dist", smooth: int = 1, figsize=(6, 3.5),
+                            colours=None):
     """Mean Euclidean distance between support and query prototypes over training, one line per
     run (the paper's figure: with PAR the two sets of prototypes stay closer).
 
     ``runs``: ``{name: records}`` or one list of records; ``key``: the logged distance
     (``proto_dist`` in :mod:`panet_min.train`'s log). A run that never logged it -> ValueError. ``smooth`` > 1 draws
     the raw points faintly and their ``moving_average`` on top (each point is one episode: noisy).
+    ``colours`` as in :func:`plot_training_curves`.
     """
     runs = _runs(runs)
-    fig, ax = plt.subplots(figsize=style.fit(figsize), dpi=100)
-    for i, (name, records) in enumerate(runs.items()):
+    colour_of = style.colours_for(runs, colours)
+    fig, axes = style.subplots(figsize=figsize)
+    ax = axes[0, 0]
+    for name, records in runs.items():
         steps, values = series(records, key)
+        c = colour_of[name]
         if smooth > 1:
-            ax.plot(steps, values, marker="o", markersize=2, linewidth=0.6, alpha=0.3, color=f"C{i}")
-            ax.plot(steps, moving_average(values, smooth), color=f"C{i}", label=name)
+            ax.plot(steps, values, marker="o", markersize=2, linewidth=0.6, alpha=0.3, color=c)
+            ax.plot(steps, moving_average(values, smooth), color=c, label=name)
         else:
-            ax.plot(steps, values, marker="o", markersize=3, color=f"C{i}", label=name)
+            ax.plot(steps, values, marker="o", markersize=3, color=c, label=name)
     ax.set_xlabel("step")
     ax.set_ylabel("||support prototype - query prototype||")
     ax.set_title("prototype distance over training")
-    ax.legend(fontsize=9)
-    fig.tight_layout()
+    ax.legend()
     return fig
 
 
@@ -164,18 +172,23 @@ def _as_float_array(x, n: int, what: str) -> np.ndarray:
     return a
 
 
-def plot_class_iou(class_names: Sequence[str], runs, as_percent: bool = True, figsize=(10, 3.5)):
+@style.drawn
+def plot_class_iou(class_names: Sequence[str], runs, as_percent: bool = True, figsize=(10, 3.5),
+                   colours=None):
     """Grouped bars: per-class IoU of each run, with ± std error bars.
 
     ``runs``: ``{name: (means [C], stds [C] or None)}``, IoU as fractions in [0, 1]. A NaN or
     None mean (a class never seen in the ground truth) draws no bar and an "n/a" mark instead
-    of a misleading zero. Values outside [0, 1] -> ValueError.
+    of a misleading zero. Values outside [0, 1] -> ValueError. ``colours``: ``{name: meaning or
+    colour}``; by default a run named by a meaning of ``style.COLOURS`` takes its colour.
     """
     if not isinstance(runs, Mapping) or not runs:
         raise ValueError("runs must be a non-empty {name: (means, stds)} mapping")
     C = len(class_names)
     scale = 100.0 if as_percent else 1.0
-    fig, ax = plt.subplots(figsize=style.fit(figsize), dpi=100)
+    colour_of = style.colours_for(runs, colours)
+    fig, axes = style.subplots(figsize=figsize)
+    ax = axes[0, 0]
     width = 0.8 / len(runs)
     x = np.arange(C)
     for i, (name, (means, stds)) in enumerate(runs.items()):
@@ -187,37 +200,42 @@ def plot_class_iou(class_names: Sequence[str], runs, as_percent: bool = True, fi
         ok = np.isfinite(m)
         err = np.where(np.isfinite(s), s, 0.0)[ok] * scale
         ax.bar(pos[ok], m[ok] * scale, width, yerr=err if np.isfinite(s).any() else None,
-               capsize=2, color=f"C{i}", label=name)
+               capsize=2, color=colour_of[name], label=name)
         for p in pos[~ok]:
-            ax.text(p, 0.01 * scale, MISSING, ha="center", va="bottom", fontsize=9, rotation=90)
+            ax.text(p, 0.01 * scale, MISSING, ha="center", va="bottom", fontsize=style.FONT_SIZE - 1,
+                    rotation=90)
     ax.set_xticks(x)
     ax.set_xticklabels(class_names, rotation=30, ha="right")
     ax.set_ylabel("IoU (%)" if as_percent else "IoU")
     ax.set_ylim(0, scale)
-    ax.legend(fontsize=9)
-    fig.tight_layout()
+    ax.legend()
     return fig
 
 
-def plot_paper_vs_ours(labels: Sequence[str], paper, ours, ours_std=None, figsize=(10, 3.5)):
-    """Paired bars per setting: the paper's number (grey) and ours (with ± std), both in percent.
-    ``paper``/``ours``: [S] numbers or None/NaN where there is none (drawn as "n/a")."""
+@style.drawn
+def plot_paper_vs_ours(labels: Sequence[str], paper, ours, ours_std=None, figsize=(10, 3.5),
+                       ours_meaning: str = "trained"):
+    """Paired bars per setting: the paper's number and ours (with ± std), both in percent.
+    ``paper``/``ours``: [S] numbers or None/NaN where there is none (drawn as "n/a"). The paper's
+    bars take ``style.colour("paper")``, ours ``style.colour(ours_meaning)``."""
     S = len(labels)
     p, o = _as_float_array(paper, S, "paper"), _as_float_array(ours, S, "ours")
     s = _as_float_array(ours_std, S, "ours_std")
-    fig, ax = plt.subplots(figsize=style.fit(figsize), dpi=100)
+    fig, axes = style.subplots(figsize=figsize)
+    ax = axes[0, 0]
     x = np.arange(S)
-    for vals, off, color, name, err in ((p, -0.2, "0.6", "paper", None), (o, 0.2, "C0", "this book", s)):
+    for vals, off, color, name, err in ((p, -0.2, style.colour("paper"), "paper", None),
+                                        (o, 0.2, style.colour(ours_meaning), "this book", s)):
         ok = np.isfinite(vals)
         yerr = None if err is None or not np.isfinite(err).any() else np.where(np.isfinite(err), err, 0)[ok]
         ax.bar(x[ok] + off, vals[ok], 0.4, yerr=yerr, capsize=2, color=color, label=name)
         for xi in x[~ok]:
-            ax.text(xi + off, 1, MISSING, ha="center", va="bottom", fontsize=9, rotation=90)
+            ax.text(xi + off, 1, MISSING, ha="center", va="bottom", fontsize=style.FONT_SIZE - 1,
+                    rotation=90)
     ax.set_xticks(x)
-    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=9)
+    ax.set_xticklabels(labels, rotation=20, ha="right")
     ax.set_ylabel("mean-IoU (%)")
-    ax.legend(fontsize=9)
-    fig.tight_layout()
+    ax.legend()
     return fig
 
 

@@ -6,9 +6,14 @@ own size (not shrunk) and ``FONT_SIZE``-point text stays at least 9 pt as render
 :func:`figure` (or pass ``figsize=(WIDTH, h), dpi=DPI``) rather than choosing sizes per chart.
 
 ``COLOURS`` gives each *meaning* one colour across all chapters: a bar or line of "trained
-with PAR" is the same blue in chapter 7, 10 and 11.
+with PAR" is the same blue in chapter 7, 10 and 11. A series that has none of these meanings (a
+run named by its backbone, say) takes the next colour of ``OTHER``, which no meaning uses:
+:func:`colours_for` does both. Diagrams draw their steps in ``BOX`` with ``INK`` lines and text.
 """
 from __future__ import annotations
+
+import functools
+import itertools
 
 import matplotlib
 
@@ -30,6 +35,12 @@ COLOURS = {
     "5-shot": "#cc79a7",
 }
 
+# Series without a book-wide meaning, in order; none of them is a colour of COLOURS.
+OTHER = ("#8c6d31", "#7b4173", "#637939", "#393b79", "#843c39", "#5f5f5f")
+
+BOX = "#f2f2f2"   # diagrams: a step of the pipeline
+INK = "#333333"   # diagrams: edges, arrows and their labels
+
 RC = {
     "figure.dpi": DPI, "savefig.dpi": DPI, "font.size": FONT_SIZE,
     "axes.titlesize": FONT_SIZE, "axes.labelsize": FONT_SIZE,
@@ -44,11 +55,56 @@ def use() -> None:
     matplotlib.rcParams.update(RC)
 
 
+def drawn(func):
+    """Decorator for a function that draws a whole figure: it draws under the book's sizes
+    (``RC``) without changing matplotlib's global settings, so that a chapter's other figures
+    keep theirs (a figure function that calls ``tight_layout`` would otherwise meet the
+    constrained layout that ``RC`` turns on)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(RC):
+            return func(*args, **kwargs)
+    return wrapper
+
+
 def colour(meaning: str) -> str:
     """The colour of ``meaning`` (a key of :data:`COLOURS`); unknown -> ValueError listing them."""
     if meaning not in COLOURS:
         raise ValueError(f"no colour for {meaning!r}: the book's meanings are {', '.join(COLOURS)}")
     return COLOURS[meaning]
+
+
+def colours_for(names, colours=None) -> dict:
+    """``{name: colour}`` for the series ``names``, in order.
+
+    ``colours`` (optional) maps a name to a meaning of :data:`COLOURS` or to a colour. Otherwise a
+    name that is a meaning gets its colour, and every other name the next colour of
+    :data:`OTHER` (so a figure never falls back on matplotlib's cycle, whose blue and orange
+    would read as "trained" and "no training").
+    """
+    colours = dict(colours or {})
+    others = itertools.cycle(OTHER)
+    out = {}
+    for name in names:
+        if name in colours:
+            out[name] = COLOURS.get(colours[name], colours[name])
+        elif name in COLOURS:
+            out[name] = COLOURS[name]
+        else:
+            out[name] = next(others)
+    return out
+
+
+def subplots(n_rows: int = 1, n_cols: int = 1, figsize=None, **kwargs):
+    """``plt.subplots`` at the book's sizes for a figure of any ``figsize`` (scaled to the column
+    by :func:`fit`), laid out by constrained layout (never ``tight_layout`` on top of it).
+    Returns ``(fig, axes)`` with ``axes`` a 2-D array ([n_rows, n_cols]). For the book's fonts
+    call it inside a function decorated with :func:`drawn` (or after :func:`use`)."""
+    import matplotlib.pyplot as plt
+
+    size = fit(figsize) if figsize is not None else (WIDTH, max(MIN_HEIGHT, WIDTH / n_cols * n_rows))
+    kwargs.setdefault("layout", "constrained")
+    return plt.subplots(n_rows, n_cols, figsize=size, dpi=DPI, squeeze=False, **kwargs)
 
 
 def figure(n_rows: int = 1, n_cols: int = 1, panel_aspect: float = 1.0, width: float = WIDTH,
