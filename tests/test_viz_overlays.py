@@ -172,6 +172,66 @@ def test_episode_drawers_refuse_wrong_inputs():
         overlays.plot_episode_rows([])
 
 
+# --- figures at the column's width ----------------------------------------------------------
+
+def drawn_quietly(draw, *args, **kwargs):
+    """``draw(*args, **kwargs)`` with every warning an error (tight_layout over constrained layout
+    warns), then drawn once; the Figure."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = draw(*args, **kwargs)
+        fig.canvas.draw()
+    return fig
+
+
+def assert_column_figure(fig):
+    assert fig.get_size_inches()[0] == style.WIDTH and fig.dpi == style.DPI
+    assert fig.get_layout_engine().__class__.__name__ == "ConstrainedLayoutEngine"
+    titles = [ax.title for ax in fig.axes if ax.get_title()]
+    assert all(t.get_fontsize() >= 9 for t in titles)
+    # no two titles of a row run into each other
+    boxes = [t.get_window_extent() for t in titles]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), "titles overlap"
+
+
+def test_show_figures_at_the_column_width():
+    ep = fake_episode(ways=2, shots=2, queries=2)
+    feats = torch.rand(20, 6, 6)
+    figs = [drawn_quietly(overlays.show_episode, ep, prediction=ep["query_labels"], class_names=["cow", "sky"],
+                          title="t"),
+            drawn_quietly(overlays.show_episode, fake_episode(shots=3)),
+            drawn_quietly(overlays.show_feature_channels, feats, n=16, title="t"),
+            drawn_quietly(overlays.show_similarity, torch.rand(3, 24, 24), torch.rand(2, 6, 6), ["bg", "fg"]),
+            drawn_quietly(overlays.show_feature_pca, torch.rand(3, 24, 24), [feats, feats], ["a", "b"]),
+            drawn_quietly(overlays.show_prototypes_2d, torch.rand(6, 8), [0, 0, 1, 1, 2, 2], title="t")]
+    for fig in figs:
+        assert_column_figure(fig)
+
+
+@pytest.mark.parametrize("ways,shots", [(1, 1), (1, 5), (2, 1), (2, 5)])
+def test_plot_forward_lays_out_every_setting_compactly(ways, shots):
+    from panet_min.viz.forward import plot_forward
+    ep = fake_episode(ways=ways, shots=shots)
+    fig = drawn_quietly(plot_forward, ep["support_images"], ep["support_fg"], ep["support_bg"],
+                        ep["query_images"][0], ep["query_labels"][0], ep["query_labels"][0],
+                        class_names=["aeroplane", "bicycle"][:ways], title="t", max_shots=3)
+    assert_column_figure(fig)
+    ks = min(shots, 3)
+    assert len(fig.axes) == ways * ks + 2 and len(image_axes(fig)) == len(fig.axes)  # no blank axes
+    titles = [ax.get_title() for ax in fig.axes]
+    if shots == 1:  # one row: the supports, the truth, the prediction
+        assert len({round(ax.get_position().y0, 3) for ax in fig.axes}) == 1
+        assert titles[:ways] == [f"support: {n}" for n in ["aeroplane", "bicycle"][:ways]]
+    else:  # a row of shots per way, the class named once as its label
+        assert titles[:ks] == [f"shot {k + 1}/{shots}" for k in range(ks)]
+        assert [ax.get_ylabel() for ax in fig.axes[:ways * ks:ks]] == ["aeroplane", "bicycle"][:ways]
+    w, h = fig.get_size_inches()
+    assert h < w / 2
+
+
 # --- source excerpts ----------------------------------------------------------------------
 
 def sample(x, y):

@@ -136,6 +136,26 @@ def test_static_fallbacks_have_the_right_number_of_axes(model):
     plt.close(fig)
 
 
+def test_static_figures_are_drawn_at_the_column_width(model):
+    import warnings
+
+    from panet_min.viz import style
+    src = TinySource()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no tight_layout over the constrained layout, no font issue
+        figs = [W.episode_static(model, src, [(1, "a", "b")], image_size=40),
+                W.annotation_static(model, src, 1, "a", "c", image_size=40, kinds=("mask", "bbox")),
+                W.supports_static(src, [(1, "a"), (2, "b")], image_size=40)]
+        for fig in figs:
+            fig.canvas.draw()
+    for fig in figs:
+        assert fig.get_size_inches()[0] == style.WIDTH and fig.dpi == style.DPI
+        assert fig.get_layout_engine().__class__.__name__ == "ConstrainedLayoutEngine"
+        assert min(ax.title.get_fontsize() for ax in fig.axes if ax.get_title()) >= 9
+        plt.close(fig)
+    assert W.supports_static(src, [(1, "a")], image_size=40).get_size_inches()[1] < style.WIDTH / 2
+
+
 def test_widgets_build(model):
     import ipywidgets
 

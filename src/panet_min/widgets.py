@@ -187,15 +187,21 @@ def _name(source, c: int) -> str:
         return f"class {c}"
 
 
-def episode_figure(model, views: list[dict], dpi: int = 100):
-    """Rows of [support + mask, cos to bg, cos to fg, query truth, prediction]: 5 axes per view."""
+@style.drawn
+def episode_figure(model, views: list[dict], dpi: int = style.DPI):
+    """Rows of [support + mask, cos to bg, cos to fg, query truth, prediction]: 5 axes per view,
+    at the column's width (constrained layout); the two cosine maps of a row share one colour
+    range, dark to bright, and grey on a support marks ignored pixels."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(views), 5, figsize=style.fit((11, 2.45 * len(views) + 0.2)), dpi=dpi, squeeze=False)
+    unit = style.WIDTH / 5
+    fig, axes = plt.subplots(len(views), 5, figsize=(style.WIDTH, len(views) * (unit + 0.45) + 0.3), dpi=dpi,
+                             squeeze=False, layout="constrained")
     for row, view in zip(axes, views):
         fg, bg = view_support(view, "mask")
         draw_view_row(row, view, run_view(model, view, fg, bg), fg, bg, _name(view["source"], view["class_id"]))
-    fig.tight_layout()
+    fig.supxlabel("cosine maps of a row: one colour range, dark to bright; grey on a support: ignored",
+                  fontsize=9)
     return fig
 
 
@@ -206,13 +212,16 @@ def episode_static(model, source, choices, image_size: int = 241, dpi: int = 100
     return episode_figure(model, views, dpi=dpi)
 
 
+@style.drawn
 def annotation_figure(model, view: dict, kinds=("mask", "scribble", "bbox"), seed: int = 0,
-                      fg_points: str = "", bg_points: str = "", dpi: int = 100):
+                      fg_points: str = "", bg_points: str = "", dpi: int = style.DPI):
     """One row per annotation kind: [support with its fg/bg, P(fg) on the query, prediction];
     3 axes per kind. Returns (Figure, {kind: IoU or None})."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(kinds), 3, figsize=style.fit((7.2, 2.4 * len(kinds) + 0.2)), dpi=dpi, squeeze=False)
+    unit = style.WIDTH / 3
+    fig, axes = plt.subplots(len(kinds), 3, figsize=(style.WIDTH, len(kinds) * (unit + 0.45)), dpi=dpi,
+                             squeeze=False, layout="constrained")
     ious = {}
     for row, kind in zip(axes, kinds):
         fg, bg = view_support(view, kind, seed, fg_points, bg_points)
@@ -232,7 +241,6 @@ def annotation_figure(model, view: dict, kinds=("mask", "scribble", "bbox"), see
         for ax in row:
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.tight_layout()
     return fig, ious
 
 
@@ -245,14 +253,16 @@ def annotation_static(model, source, class_id: int, support_id: str, query_id: s
     return annotation_figure(model, view, kinds, seed, fg_points, bg_points, dpi)[0]
 
 
+@style.drawn
 def supports_static(source, choices, kinds=("mask", "scribble", "bbox"), image_size: int = 241, seed: int = 0,
-                    dpi: int = 100):
+                    dpi: int = style.DPI):
     """The same supports annotated each way, no model: ``choices`` = [(class_id, support_id), ...]
     -> a Figure with one row per choice and one axis per kind (fg red, bg annotation light blue)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(choices), len(kinds), figsize=style.fit((2.6 * len(kinds), 2.5 * len(choices) + 0.2)),
-                             dpi=dpi, squeeze=False)
+    unit = style.WIDTH / len(kinds)
+    fig, axes = plt.subplots(len(choices), len(kinds), figsize=(style.WIDTH, len(choices) * (unit + 0.45)),
+                             dpi=dpi, squeeze=False, layout="constrained")
     for row, (c, sid) in zip(axes, choices):
         view = load_view(source, c, sid, sid, image_size)
         for ax, kind in zip(row, kinds):
@@ -262,7 +272,6 @@ def supports_static(source, choices, kinds=("mask", "scribble", "bbox"), image_s
                          fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.tight_layout()
     return fig
 
 

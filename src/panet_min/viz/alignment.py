@@ -1,4 +1,4 @@
-"""Figures of PAR, prototype alignment (paper eq. 6; book chapter 6).
+"""Figures of PAR, prototype alignment (the PAR loss L_PAR; book chapter 6).
 
 ``plot_par`` draws one (episode, way, shot) of the intermediates that
 :func:`panet_min.alignment.par_terms` returns with the loss (the very function training uses):

@@ -55,9 +55,9 @@ def plot_pipeline():
     """The PANet forward pass as a diagram -> Figure (one axis, no ticks).
 
     Top row, the support branch: support image and mask -> VGG-16 encoder -> masked average
-    pooling (eq. 1, 2) -> the prototypes. Bottom row, the query branch: query image -> the
-    *same* encoder -> cosine similarity with every prototype, times alpha -> softmax (eq. 3)
-    and argmax (eq. 4) -> the query prediction.
+    pooling into the foreground and background prototypes. Bottom row, the query branch: query
+    image -> the *same* encoder -> cosine similarity with every prototype, times alpha -> softmax
+    (the probability map) and argmax (the prediction) -> the query prediction.
     """
     fig, ax = _canvas(3.4, 7.0, 3.4)
     h, top, bottom = 0.8, 2.45, 0.6
@@ -71,7 +71,7 @@ def plot_pipeline():
     _box(ax, xs[0], bottom, ws[0], h, "query image")
     for y in (top, bottom):
         _box(ax, xs[1], y, ws[1], h, "VGG-16\nencoder", fc=style.colour("trained"), color="white")
-    _box(ax, xs[2], top, ws[2], h, "masked average\npooling\neq. (1), (2)")
+    _box(ax, xs[2], top, ws[2], h, "masked average\npooling")
     _box(ax, xs[3], top, ws[3], h, "")
     ax.text(xs[3], top + 0.17, "prototypes", ha="center", va="center")
     ax.text(xs[3] - 0.27, top - 0.17, "fg $p_n$", ha="center", va="center", color=fg,
@@ -79,7 +79,7 @@ def plot_pipeline():
     ax.text(xs[3] + 0.27, top - 0.17, "bg $p_{bg}$", ha="center", va="center", color=bg,
             fontweight="bold")
     _box(ax, xs[3], bottom, ws[3], h, "cosine\nsimilarity\n$\\times\\ \\alpha = 20$")
-    _box(ax, xs[4], bottom, ws[4], h, "softmax (3)\nargmax (4)")
+    _box(ax, xs[4], bottom, ws[4], h, "softmax\nargmax")
     _box(ax, xs[4], top, ws[4], h, "query\nprediction $\\hat M_q$", fc="white")
 
     gap = 0.05

@@ -81,15 +81,20 @@ def overlay_labels(image, labels, alpha: float = 0.55) -> np.ndarray:
     return out
 
 
-def _axes(n_rows: int, n_cols: int, size: float = 2.6, figsize=None, layout=None):
+def _axes(n_rows: int, n_cols: int, size: float = 2.6, figsize=None, layout="constrained", title_lines: int = 1):
+    """A grid of square panels at the column's width, no ticks, constrained layout (``size`` is
+    kept for callers; the column's width decides the panels' size)."""
     import matplotlib.pyplot as plt
-    figsize = figsize or (min(12.0, size * n_cols), min(12.0, size * n_rows))
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=style.fit(figsize), dpi=100, squeeze=False, layout=layout)
+    if figsize is None:
+        figsize = (style.WIDTH, n_rows * (style.WIDTH / n_cols + 0.08 + 0.17 * title_lines) + 0.3)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=style.fit(figsize), dpi=style.DPI, squeeze=False,
+                             layout=layout)
     for ax in axes.flat:
         ax.set_axis_off()
     return fig, axes
 
 
+@style.drawn
 def show_episode(episode: dict, prediction=None, class_names=None, index: int = 0, title: str | None = None):
     """Draw one episode: supports (fg in the way's colour, bg in blue), queries with labels (and predictions).
 
@@ -109,11 +114,11 @@ def show_episode(episode: dict, prediction=None, class_names=None, index: int = 
     name = (lambda c: class_names[c - 1]) if class_names is not None else (lambda c: f"class {c}")
     q_cols = Q * (2 if prediction is not None else 1)
     if N == 1:  # 1-way: supports and queries side by side
-        fig, axes = _axes(1, K + q_cols)
+        fig, axes = _axes(1, K + q_cols, title_lines=2)
         support_ax = lambda n, k: axes[0, k]
         query_ax = lambda col: axes[0, K + col]
     else:
-        fig, axes = _axes(N + 1, max(K, q_cols))
+        fig, axes = _axes(N + 1, max(K, q_cols), title_lines=2)
         support_ax = lambda n, k: axes[n, k]
         query_ax = lambda col: axes[N, col]
     for n in range(N):
@@ -121,21 +126,21 @@ def show_episode(episode: dict, prediction=None, class_names=None, index: int = 
             shown = overlay_mask(s_img[n, k], s_bg[n, k], BG_COLOR, alpha=0.35)
             shown = overlay_mask(shown, s_fg[n, k], label_color(n + 1), alpha=0.6)
             support_ax(n, k).imshow(shown)
-            support_ax(n, k).set_title(f"support way {n + 1}, shot {k + 1}: {name(ids[n])}", fontsize=9)
+            support_ax(n, k).set_title(f"way {n + 1}, shot {k + 1}\n{name(ids[n])}", fontsize=9)
     pred = None if prediction is None else _np(prediction)
     for q in range(Q):
         col = q * (2 if pred is not None else 1)
         query_ax(col).imshow(overlay_labels(q_img[q], q_lab[q]))
-        query_ax(col).set_title(f"query {q + 1}: ground truth", fontsize=9)
+        query_ax(col).set_title(f"query {q + 1}\nground truth", fontsize=9)
         if pred is not None:
             query_ax(col + 1).imshow(overlay_labels(q_img[q], pred[q]))
-            query_ax(col + 1).set_title(f"query {q + 1}: prediction", fontsize=9)
+            query_ax(col + 1).set_title(f"query {q + 1}\nprediction", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig
 
 
+@style.drawn
 def show_feature_channels(features, channels=None, n: int = 16, ncols: int = 8, title: str | None = None):
     """A grid of feature-map channels ``features [C, h, w]`` (each channel scaled to its own range).
 
@@ -154,10 +159,10 @@ def show_feature_channels(features, channels=None, n: int = 16, ncols: int = 8, 
         ax.set_title(f"ch {c}", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig
 
 
+@style.drawn
 def show_similarity(image, maps, names, vmin: float = -1.0, vmax: float = 1.0, cmap: str = "RdBu_r",
                     title: str | None = None, labels=None):
     """The query ``image`` (with ``labels`` if given) next to one map per prototype.
@@ -171,7 +176,7 @@ def show_similarity(image, maps, names, vmin: float = -1.0, vmax: float = 1.0, c
     if m.ndim != 3 or len(names) != m.shape[0]:
         raise ValueError(f"maps must be [P, h, w] with P = len(names) = {len(names)}, got {tuple(m.shape)}")
     up = F.interpolate(m[None], size=img.shape[:2], mode="bilinear", align_corners=False)[0].numpy()
-    fig, axes = _axes(1, 1 + len(names), size=3.0, layout="constrained")
+    fig, axes = _axes(1, 1 + len(names), size=3.0)
     axes[0, 0].imshow(img if labels is None else overlay_labels(img, labels))
     axes[0, 0].set_title("query" + (" (ground truth)" if labels is not None else ""), fontsize=9)
     for ax, u, nm in zip(axes[0, 1:], up, names):
@@ -210,6 +215,7 @@ def features_to_rgb(features, unit: bool = True, margin: int = 2) -> np.ndarray:
     return np.pad(rgb, ((0, 0), (0, 3 - rgb.shape[1]))).reshape(h, w, 3)
 
 
+@style.drawn
 def show_feature_pca(image, features_list, titles, title: str | None = None):
     """The ``image`` next to ``features_to_rgb`` of each feature map in ``features_list`` ``[C, h, w]``."""
     fig, axes = _axes(1, 1 + len(features_list), size=3.0)
@@ -220,7 +226,6 @@ def show_feature_pca(image, features_list, titles, title: str | None = None):
         ax.set_title(t, fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -241,6 +246,7 @@ def pca_2d(vectors) -> np.ndarray:
     return proj if proj.shape[1] == 2 else np.pad(proj, ((0, 0), (0, 2 - proj.shape[1])))
 
 
+@style.drawn
 def show_prototypes_2d(vectors, labels, names=None, title: str | None = None, markers=None):
     """Scatter prototypes ``vectors [M, C]`` in 2-D (``pca_2d``), one colour per integer ``labels [M]``.
 
@@ -250,7 +256,7 @@ def show_prototypes_2d(vectors, labels, names=None, title: str | None = None, ma
     import matplotlib.pyplot as plt
     xy = pca_2d(vectors)
     labels = [int(v) for v in _np(labels)]
-    fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=100)
+    fig, ax = plt.subplots(figsize=(style.WIDTH, 4.6), dpi=style.DPI, layout="constrained")
     for lab in sorted(set(labels)):
         idx = [i for i, v in enumerate(labels) if v == lab]
         text = names[lab] if names is not None else str(lab)
@@ -263,7 +269,6 @@ def show_prototypes_2d(vectors, labels, names=None, title: str | None = None, ma
     ax.legend(fontsize=9, loc="best")
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
     return fig
 
 
