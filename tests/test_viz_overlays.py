@@ -7,7 +7,7 @@ import torch
 
 from panet_min.data.msrc import MSRC_LEGEND
 from panet_min.segment import cosine_logits
-from panet_min.viz import overlays, style
+from panet_min.viz import episodes, msrc, overlays, source, style
 
 matplotlib.use("Agg")
 
@@ -39,7 +39,7 @@ def msrc_label(ids, h=6, w=9):
 
 def test_msrc_colour_map_uses_the_legend_and_blacks_out_void():
     lab = msrc_label([4, 7, 255])  # cow, sky, void
-    rgb = overlays.msrc_colour_map(lab)
+    rgb = msrc.msrc_colour_map(lab)
     assert rgb.shape == (6, 9, 3) and rgb.dtype == np.uint8
     assert tuple(rgb[0, 0]) == MSRC_LEGEND[3][1] == (0, 0, 128)
     assert tuple(rgb[0, 4]) == MSRC_LEGEND[6][1]
@@ -48,18 +48,18 @@ def test_msrc_colour_map_uses_the_legend_and_blacks_out_void():
 
 def test_msrc_colour_map_refuses_other_ids_and_shapes():
     with pytest.raises(ValueError, match=r"\[24\].*not MSRC-v2 ids"):
-        overlays.msrc_colour_map(msrc_label([1, 24]))
+        msrc.msrc_colour_map(msrc_label([1, 24]))
     with pytest.raises(ValueError, match=r"\[H, W\]"):
-        overlays.msrc_colour_map(np.zeros((4, 4, 3), np.uint8))
+        msrc.msrc_colour_map(np.zeros((4, 4, 3), np.uint8))
 
 
 def test_show_msrc_photos_one_column_per_photo_and_a_legend_of_present_classes():
     photos = [np.full((6, 9, 3), 100, np.uint8) for _ in range(3)]
     labels = [msrc_label([4, 2]), msrc_label([9, 7, 255]), msrc_label([11])]
-    fig = overlays.show_msrc_photos(photos, labels, titles=["a", "b", "c"])
+    fig = msrc.show_msrc_photos(photos, labels, titles=["a", "b", "c"])
     assert isinstance(fig, matplotlib.figure.Figure)
     assert len(fig.axes) == 6 and len(image_axes(fig)) == 6
-    assert legend_texts(fig) == ["grass", "cow", "sky", "aeroplane", "face", overlays.MSRC_VOID]
+    assert legend_texts(fig) == ["grass", "cow", "sky", "aeroplane", "face", msrc.MSRC_VOID]
     assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
     w, h = fig.get_size_inches()
     assert w == style.WIDTH and fig.dpi == style.DPI
@@ -69,29 +69,29 @@ def test_show_msrc_photos_one_column_per_photo_and_a_legend_of_present_classes()
 def test_show_msrc_photos_checks_its_inputs():
     photo = np.zeros((6, 9, 3), np.uint8)
     with pytest.raises(ValueError, match="one label map per photo"):
-        overlays.show_msrc_photos([photo, photo], [msrc_label([1])])
+        msrc.show_msrc_photos([photo, photo], [msrc_label([1])])
     with pytest.raises(ValueError, match="differ"):
-        overlays.show_msrc_photos([photo], [np.ones((5, 9), np.uint8)])
+        msrc.show_msrc_photos([photo], [np.ones((5, 9), np.uint8)])
     with pytest.raises(ValueError, match="one title per photo"):
-        overlays.show_msrc_photos([photo], [msrc_label([1])], titles=["a", "b"])
+        msrc.show_msrc_photos([photo], [msrc_label([1])], titles=["a", "b"])
 
 
 def test_show_msrc_photos_other_dataset_draws_ids_without_legend():
     lab = np.array([[0, 30], [255, 80]], np.uint8)  # not MSRC ids: no error when msrc=False
-    fig = overlays.show_msrc_photos([np.zeros((2, 2, 3), np.uint8)], [lab], msrc=False)
+    fig = msrc.show_msrc_photos([np.zeros((2, 2, 3), np.uint8)], [lab], msrc=False)
     assert len(image_axes(fig)) == 2 and not fig.legends
 
 
 def test_add_msrc_legend_without_void_and_column_count():
     fig, _ = style.figure(1, 1)
-    legend = overlays.add_msrc_legend(fig, [msrc_label([12, 19, 1, 7])], void=False)
+    legend = msrc.add_msrc_legend(fig, [msrc_label([12, 19, 1, 7])], void=False)
     assert [t.get_text() for t in legend.get_texts()] == ["building", "sky", "car", "road"]
     assert legend._ncols == 4
     fig2, _ = style.figure(1, 1)
-    many = overlays.add_msrc_legend(fig2, msrc_label(list(range(1, 10)), w=18))
+    many = msrc.add_msrc_legend(fig2, msrc_label(list(range(1, 10)), w=18))
     assert len(many.get_texts()) == 10 and many._ncols == 5
     with pytest.raises(ValueError, match="nothing to put in a legend"):
-        overlays.add_msrc_legend(fig, np.full((3, 3), 255, np.uint8), void=False)
+        msrc.add_msrc_legend(fig, np.full((3, 3), 255, np.uint8), void=False)
 
 
 # --- episodes -----------------------------------------------------------------------------
@@ -127,11 +127,11 @@ class WideSource:
 
 def test_plot_episode_rows_per_way_and_a_query_row():
     ep = fake_episode(ways=2, shots=2, queries=3)
-    fig = overlays.plot_episode(ep, class_names=["cow", "book"])
+    fig = episodes.plot_episode(ep, class_names=["cow", "book"])
     assert isinstance(fig, matplotlib.figure.Figure)
     assert len(fig.axes) == 3 * 3  # (N + 1) rows x max(K, Q) columns
     assert len(image_axes(fig)) == 2 * 2 + 3
-    assert legend_texts(fig) == ["way 1: cow", "way 2: book", overlays.NEITHER]
+    assert legend_texts(fig) == ["way 1: cow", "way 2: book", episodes.NEITHER]
     titles = [ax.get_title() for ax in image_axes(fig)]
     assert "support: way 2, shot 2" in titles and "query 3: ground truth" in titles
     # every drawn foreground is outlined: one contour set per support and per query way
@@ -141,35 +141,35 @@ def test_plot_episode_rows_per_way_and_a_query_row():
 
 
 def test_plot_episode_stretches_images_to_the_photo_aspect():
-    fig = overlays.plot_episode(fake_episode(), source=WideSource())
+    fig = episodes.plot_episode(fake_episode(), source=WideSource())
     ax = image_axes(fig)[0]
     assert ax.get_aspect() == pytest.approx(0.5)
-    square = image_axes(overlays.plot_episode(fake_episode()))[0]
+    square = image_axes(episodes.plot_episode(fake_episode()))[0]
     assert square.get_aspect() == pytest.approx(1.0)
 
 
 def test_plot_episode_rows_one_row_per_episode():
     eps = [fake_episode(seed=s) for s in range(3)]
-    fig = overlays.plot_episode_rows(eps, class_names=["cow"], labels=[2, 5, 7])
+    fig = episodes.plot_episode_rows(eps, class_names=["cow"], labels=[2, 5, 7])
     assert len(fig.axes) == 3 * 2 and len(image_axes(fig)) == 6
     assert fig.axes[2].get_title() == "episode 5, support: cow"
     assert fig.axes[3].get_title() == "query 1: ground truth"
-    assert legend_texts(fig) == ["way 1 (the episode's class)", overlays.NEITHER]
+    assert legend_texts(fig) == ["way 1 (the episode's class)", episodes.NEITHER]
 
 
 def test_episode_drawers_refuse_wrong_inputs():
     ep = fake_episode()
     batch = {k: (v[None] if isinstance(v, torch.Tensor) else v) for k, v in ep.items()}
     with pytest.raises(ValueError, match="not a batch"):
-        overlays.plot_episode(batch)
+        episodes.plot_episode(batch)
     with pytest.raises(ValueError, match="query_labels"):
-        overlays.plot_episode({k: v for k, v in ep.items() if k != "query_labels"})
+        episodes.plot_episode({k: v for k, v in ep.items() if k != "query_labels"})
     with pytest.raises(ValueError, match="1-way"):
-        overlays.plot_episode_rows([fake_episode(ways=2)])
+        episodes.plot_episode_rows([fake_episode(ways=2)])
     with pytest.raises(ValueError, match="one label per episode"):
-        overlays.plot_episode_rows([ep, ep], labels=[1])
+        episodes.plot_episode_rows([ep, ep], labels=[1])
     with pytest.raises(ValueError, match="no episode"):
-        overlays.plot_episode_rows([])
+        episodes.plot_episode_rows([])
 
 
 # --- figures at the column's width ----------------------------------------------------------
@@ -247,47 +247,47 @@ def call_with_many_arguments(*args, **kwargs):
 
 
 def test_source_text_whole_and_without_docstring():
-    full = overlays.source_text(sample)
+    full = source.source_text(sample)
     assert full.startswith("def sample(x, y):") and '"""A docstring' in full
-    code = overlays.source_text(sample, docstring=False)
+    code = source.source_text(sample, docstring=False)
     assert "docstring" not in code and code.splitlines()[1].strip().startswith("total = x + y")
 
 
 def test_source_text_between_markers_dedented_and_joined():
-    part = overlays.source_text(sample, ("if total", "return"), docstring=False)
+    part = source.source_text(sample, ("if total", "return"), docstring=False)
     assert part.splitlines()[0] == "if total > 3:" and part.splitlines()[-1] == "return total"
     # with the docstring kept, the marker "total =" would match in it first
-    assert overlays.source_text(sample, ("total =", "total =")).startswith('"""A docstring')
-    assert overlays.source_text(sample, ("total =", "total ="), docstring=False) == \
+    assert source.source_text(sample, ("total =", "total =")).startswith('"""A docstring')
+    assert source.source_text(sample, ("total =", "total ="), docstring=False) == \
         "total = x + y  # a trailing comment"
-    two = overlays.source_text(sample, [(1, 1), ("return", "return")], comments=False)
+    two = source.source_text(sample, [(1, 1), ("return", "return")], comments=False)
     assert two == "def sample(x, y):\n...\nreturn total"
-    assert "#" not in overlays.source_text(sample, ("total = x", "total = x"), docstring=False,
+    assert "#" not in source.source_text(sample, ("total = x", "total = x"), docstring=False,
                                            comments=False)
 
 
 def test_source_text_wraps_long_lines_at_commas():
-    text = overlays.source_text(sample, docstring=False, width=70)
+    text = source.source_text(sample, docstring=False, width=70)
     assert max(map(len, text.splitlines())) <= 70
     assert text.splitlines()[3:6] == [
         "        total = call_with_many_arguments(total,",
         '                                         "a long string literal",',
         "                                         another_argument=x, y=y)"]
-    assert overlays.wrap_code_line("    x = 1  # " + "word " * 20, 40)[0].startswith("    # word")
-    assert overlays.source_text(cosine_logits, docstring=False, width=76).splitlines()[1] == \
+    assert source.wrap_code_line("    x = 1  # " + "word " * 20, 40)[0].startswith("    # word")
+    assert source.source_text(cosine_logits, docstring=False, width=76).splitlines()[1] == \
         "                  alpha: float = 20.0) -> torch.Tensor:"
 
 
 def test_source_text_unknown_marker_is_a_clear_error():
     with pytest.raises(ValueError, match="no line containing 'nowhere'.*sample"):
-        overlays.source_text(sample, ("total", "nowhere"))
+        source.source_text(sample, ("total", "nowhere"))
     with pytest.raises(ValueError, match="outside the source"):
-        overlays.source_text(sample, (1, 99))
+        source.source_text(sample, (1, 99))
     with pytest.raises(ValueError, match="pair"):
-        overlays.source_text(sample, "total")
+        source.source_text(sample, "total")
 
 
 def test_show_source_is_a_code_display():
     from IPython.display import Code
-    shown = overlays.show_source(sample, ("return", "return"))
+    shown = source.show_source(sample, ("return", "return"))
     assert isinstance(shown, Code) and shown.data == "return total"
