@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from panet_min import metrics
 from panet_min.metrics import FewShotMeter
 from panet_min.reference import SetMetric
 
@@ -96,21 +97,27 @@ def test_input_kinds_give_the_same_sums(dtype):
 
 
 def test_the_device_path_counts_the_same():
-    # the path CUDA tensors take (scatter_add on the device), run here on CPU tensors
+    # what CUDA tensors take (sums in tensor ops, a tensor accumulator, the range check before
+    # counting), run here on CPU tensors against the host path
     rng = np.random.default_rng(6)
     a, b = FewShotMeter(20), FewShotMeter(20)
-    b._confusion_numpy = b._confusion_torch
     for _ in range(5):
-        pred = rng.integers(0, 3, size=(2, 6, 8))
-        target = rng.integers(0, 3, size=(2, 6, 8))
-        target[rng.random(target.shape) < 0.2] = 255
+        pred = torch.from_numpy(rng.integers(0, 3, size=(2, 6, 8)))
+        target = torch.from_numpy(rng.integers(0, 3, size=(2, 6, 8)))
+        target[torch.rand(target.shape) < 0.2] = 255
         target[1][target[1] == 2] = 0  # way 2 absent from query 1
-        a.record(pred, target, [3, 8])
-        b.record(torch.from_numpy(pred), torch.from_numpy(target), [3, 8])
+        assert metrics._device_range_ok(pred, target, 3)
+        conf = a._confusion(pred, target, 3, check=True)
+        a._add(metrics._sums_host(conf, 3), [3, 8])
+        b._add(metrics._sums_device(torch.from_numpy(conf), 3), [3, 8])
     assert isinstance(b._acc, torch.Tensor) and isinstance(a._acc, np.ndarray)
     assert a.mean_iou([3, 8]) == b.mean_iou([3, 8]) and a.binary_iou() == b.binary_iou()
-    with pytest.raises(ValueError, match="2-way"):
-        b.record(torch.full((2, 2), 3), torch.zeros(2, 2, dtype=torch.long), [3, 8])
+    b._add(metrics._sums_host(conf, 3), [3, 8])  # host sums join a device accumulator
+    a._add(metrics._sums_host(conf, 3), [3, 8])
+    assert all(np.array_equal(x, y) for x, y in zip(a._sums(), b._sums()))
+    zeros = torch.zeros(2, 2, dtype=torch.long)
+    for bad_pred, bad_target in ((3, 0), (-1, 0), (0, 7), (0, -1), (0, 256)):
+        assert not metrics._device_range_ok(zeros + bad_pred, zeros + bad_target, 3)
 
 
 def test_query_batch_equals_one_record_per_query():
@@ -144,30 +151,25 @@ def test_bad_inputs():
         FewShotMeter(20).binary_iou()
 
 
-def test_counting_in_chunks_equals_one_pass(monkeypatch):
-    """The numpy path counts ``_CHUNK`` pixels at a time: chunks of 7 pixels (a query spans many,
-    the last one short) give the sums of one pass, which equal the set-based reference."""
-    import panet_min.metrics as metrics
-
+def test_buffers_reused_across_sizes_give_the_reference_sums():
+    """The index and ones buffers are kept between calls and sliced to each query's size:
+    a large record, a small one, then a large one again count as the set-based reference."""
     rng = np.random.default_rng(7)
-    pred = rng.integers(0, 3, size=(3, 9, 11))
-    target = rng.integers(0, 3, size=(3, 9, 11)).astype(np.uint8)
-    target[rng.random(target.shape) < 0.15] = 255
-    target[2][target[2] == 1] = 0  # way 1 absent from query 2
-    one_pass = FewShotMeter(20)
-    one_pass.record(pred, target, [4, 9])
-    ref = SetMetric(20)
-    for q in range(3):
-        ref.record(pred[q], target[q], [4, 9])
-    monkeypatch.setattr(metrics, "_CHUNK", 7)
-    chunked = FewShotMeter(20)
-    chunked.record(torch.from_numpy(pred), torch.from_numpy(target), [4, 9])
-    assert all(np.array_equal(a, b) for a, b in zip(chunked._sums(), one_pass._sums()))
-    assert all(np.array_equal(a, b) for a, b in zip(one_pass._sums(), ref.sums()))
-    with pytest.raises(ValueError, match="2-way"):  # a bad value in a later chunk of query 1
-        bad = pred.copy()
-        bad[1, 8, 10] = 3
-        chunked.record(bad, target, [4, 9])
+    meter, ref = FewShotMeter(20), SetMetric(20)
+    for shape in ((3, 9, 11), (1, 2, 3), (2, 12, 10)):
+        pred = rng.integers(0, 3, size=shape)
+        target = rng.integers(0, 3, size=shape).astype(np.uint8)
+        target[rng.random(shape) < 0.15] = 255
+        meter.record(torch.from_numpy(pred), torch.from_numpy(target), [4, 9])
+        for q in range(shape[0]):
+            ref.record(pred[q], target[q], [4, 9])
+    assert all(np.array_equal(a, b) for a, b in zip(meter._sums(), ref.sums()))
+    for bad_value in (3, 254, 256, -1):  # a bad target in the last query only: refused, nothing added
+        bad = target.astype(np.int64)
+        bad[1, 11, 9] = bad_value
+        with pytest.raises(ValueError, match="2-way"):
+            meter.record(pred, bad, [4, 9])
+    assert meter.n_records == 6
 
 
 @pytest.mark.parametrize("bad", [3, -1, 2**40, -(2**40)])
@@ -191,9 +193,9 @@ def test_a_class_given_twice_sums_both_ways():
     target = rng.integers(0, 3, size=(6, 7))
     assert {1, 2} <= set(np.unique(target))
     a, b = FewShotMeter(20), FewShotMeter(20)
-    b._confusion_numpy = b._confusion_torch
     a.record(pred, target, [5, 5])
-    b.record(pred, target, [5, 5])
+    conf = b._confusion(torch.from_numpy(pred), torch.from_numpy(target), 3, check=True)
+    b._add(metrics._sums_device(torch.from_numpy(conf), 3), [5, 5])
     assert all(np.array_equal(x, y) for x, y in zip(a._sums(), b._sums()))
     tp, fp, fn = (x[5] for x in a._sums())
     assert tp == sum(((pred == j) & (target == j)).sum() for j in (1, 2))

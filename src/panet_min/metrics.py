@@ -15,8 +15,8 @@ class are summed over its records, and
     binary IoU (FB-IoU) = mean(IoU_background, IoU_foreground), foreground = all classes summed.
 
 The official ``Metric`` builds Python sets of pixel coordinates for this; here
-a ``bincount`` of ``target * W + pred`` per query (W = 1+N rounded up to a power
-of two) gives the confusion matrix, and TP/FP/FN are its diagonal and margins.
+a count of ``target * L + pred`` per query (L = 1+N labels) gives the confusion
+matrix, and TP/FP/FN are its diagonal and margins.
 The tests check equality with a literal set-based reference
 (:class:`panet_min.reference.SetMetric`). Speed: ``benchmarks/bench.py`` prints
 ``record`` against one ``numpy.bincount`` of the same pixels (its floor).
@@ -29,17 +29,21 @@ import torch
 # Confusion rows per query: every target value 0..255, so that 255 (ignore) needs no mask
 # and an out-of-range target shows up as counts in rows 1+N..254.
 _ROWS = 256
-# Pixels per bincount in the numpy path: the int64 index of a chunk (512 KiB) stays in cache
-# from its build to its count (the bare passes over a 417x417 query: about 10% faster than one
-# chunk; within the noise of a loaded machine for the whole of ``record``).
-_CHUNK = 1 << 16
+
+# dtypes counted as they come; any other is converted to int64 first (a float prediction
+# truncated, as ``astype(int)`` would)
+_AS_IS = (torch.int64, torch.uint8, torch.bool)
 
 
-def _host(x):
-    """numpy for a CPU tensor (a view, no copy) or an array-like; a CUDA tensor as it is."""
+def _tensor(x) -> torch.Tensor:
+    """A tensor sharing ``x``'s memory where it can (a CPU tensor, a writable numpy array);
+    ``x`` is never written to."""
     if isinstance(x, torch.Tensor):
-        return x if x.device.type != "cpu" else x.detach().numpy()
-    return np.asarray(x)
+        return x.detach() if x.requires_grad else x
+    x = np.asarray(x)
+    if not x.flags.writeable:  # torch warns on read-only memory; a copy costs one pass
+        x = x.copy()
+    return torch.from_numpy(x)
 
 
 def _ids(class_ids) -> list[int]:
@@ -50,9 +54,10 @@ class FewShotMeter:
     """Accumulates TP/FP/FN per global class id (index 0 = background) for one run.
 
     ``n_classes``: number of object classes of the dataset (20 for PASCAL).
-    Accepts numpy arrays or torch tensors. CPU inputs are counted with numpy (no tensor is
-    created per call); CUDA tensors are counted on their device and the sums stay there until
-    a result is asked for, so recording adds no host sync (with ``check=False``).
+    Accepts numpy arrays, lists or torch tensors. CPU inputs are counted in place (no copy,
+    buffers reused between calls) and summed in numpy; CUDA tensors are counted on their
+    device and the sums stay there until a result is asked for, so recording adds no host
+    sync (with ``check=False``).
 
     **The mean-IoU rule** (:meth:`mean_iou`): the mean of IoU_c over the asked classes
     (a fold's test classes) *that appeared in the ground truth of at least one record*; a
@@ -66,135 +71,110 @@ class FewShotMeter:
 
     def __init__(self, n_classes: int = 20):
         self.n_classes = n_classes
+        self._index = self._ones = None  # int64 [pixels]: the confusion index, and ones to count
+        self._buf_key = self._bufs = None  # (pixels, device) and the views of that size
         self.reset()
 
     def reset(self) -> None:
         self._acc = None  # [3, n_classes + 1]: TP, FP, FN per global id (numpy, or a tensor on CUDA)
-        self._index = None  # the int64 confusion-index buffer of the numpy path, reused between calls
         self.n_records = 0
 
     def record(self, pred, target, class_ids, check: bool = True) -> None:
         """``pred [H,W]`` or ``[Q,H,W]`` in {0..N}; ``target`` the same shape in {0..N, 255};
         ``class_ids``: the N global ids of the episode's ways, in way order.
-        ``check=False`` skips the value-range check (a host sync on a GPU) for data known valid."""
-        pred, target = _host(pred), _host(target)
+        ``check=False`` skips the value-range checks (host syncs on a GPU) for data known valid."""
+        pred, target = _tensor(pred), _tensor(target)
         if pred.shape != target.shape:
             raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
-        if len(pred.shape) not in (2, 3):
+        if pred.dim() not in (2, 3):
             raise ValueError(f"pred must be [H, W] or [Q, H, W], got {tuple(pred.shape)}")
         ids = _ids(class_ids)
         if ids and (min(ids) < 1 or max(ids) > self.n_classes):
             raise ValueError(f"class ids {ids} outside 1..{self.n_classes}")
         L = len(ids) + 1
-        if isinstance(pred, torch.Tensor) or isinstance(target, torch.Tensor):  # one is on a GPU
-            conf = self._confusion_torch(pred, target, L, check)
-        else:
-            conf = self._confusion_numpy(pred, target, L, check)
-        self._add(conf, ids, L)
+        conf = self._confusion(pred, target, L, check)
+        parts = _sums_host(conf, L) if isinstance(conf, np.ndarray) else _sums_device(conf, L)
+        self._add(parts, ids)
+        self.n_records += conf.shape[0]
 
     def _range_error(self, L: int) -> ValueError:
         return ValueError(f"pred must be in 0..{L - 1} and target in 0..{L - 1} or 255 for a {L - 1}-way episode")
 
-    def _confusion_numpy(self, pred: np.ndarray, target: np.ndarray, L: int, check: bool) -> np.ndarray:
-        """[Q, 256, W] int64 counts of (target value, pred label) per query, W = the smallest
-        power of two >= L (columns L..W-1 count out-of-range predictions).
+    def _buffers(self, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The int64 index buffer and a buffer of ones, ``[n]`` each on ``device``, kept between calls."""
+        if self._buf_key != (n, device):
+            if self._index is None or self._index.numel() < n or self._index.device != device:
+                self._index = torch.empty(n, dtype=torch.int64, device=device)
+                self._ones = torch.ones(n, dtype=torch.int64, device=device)
+            self._buf_key, self._bufs = (n, device), (self._index[:n], self._ones[:n])
+        return self._bufs
 
-        Per chunk of ``_CHUNK`` pixels (so that the index stays in cache between its passes):
-        ``target * W + pred`` into a buffer kept between calls, then one ``bincount``. The range
-        check of ``pred`` is one OR-reduction (W is a power of two, so ``0 <= OR(pred) < W``
-        bounds every value to 0..W-1, and the columns L..W-1 catch the rest); the target's
-        range is checked by the bincount itself (a negative index raises, one above 255
-        lengthens it) and by the empty rows L..254."""
-        p, t = pred, target
-        if p.dtype.kind not in "biu":
-            p = p.astype(np.int64)
-        Q, n = (p.shape[0], p.shape[1] * p.shape[2]) if p.ndim == 3 else (1, p.size)
-        p, t = p.reshape(Q, n), t.reshape(Q, n)
-        W = 1 << (L - 1).bit_length()
-        check_pred = check and p.dtype.kind != "b"
-        size = _ROWS * W
-        if self._index is None or self._index.size < min(n, _CHUNK):
-            self._index = np.empty(min(n, _CHUNK), np.int64)
-        conf = np.zeros((Q, size), np.int64)
-        for q in range(Q):  # per query: the bounds on pred and target must hold within a query
-            pq, tq, cq = p[q], t[q], conf[q]
-            for s in range(0, n, _CHUNK):
-                pc = pq[s:s + _CHUNK]
-                if check_pred:
-                    bits = np.bitwise_or.reduce(pc)
-                    if bits < 0 or bits >= W:
-                        raise self._range_error(L)
-                index = self._index[:pc.size]  # written here, never the inputs
-                np.multiply(tq[s:s + _CHUNK], W, out=index, dtype=np.int64)
-                index += pc
-                try:
-                    counts = np.bincount(index, minlength=size)
-                except ValueError:  # a negative target
-                    raise self._range_error(L) from None
-                if counts.size != size:  # a target above 255
-                    raise self._range_error(L)
-                cq += counts
-        conf = conf.reshape(Q, _ROWS, W)
-        if check and (np.count_nonzero(conf[:, L:255]) or (W > L and np.count_nonzero(conf[:, :, L:]))):
+    def _confusion(self, pred: torch.Tensor, target: torch.Tensor, L: int, check: bool):
+        """``[Q, 256, L]`` int64 counts of (target value, pred label) per query: a numpy array
+        for CPU inputs, a tensor on the inputs' device otherwise.
+
+        Per query, two passes over the pixels: ``index = target * L + pred`` into a reused
+        buffer (one fused ``torch.add``), then ``scatter_add`` of ones into ``256 * L`` cells.
+        The checks cost one more pass on a CPU, ``aminmax(pred)``: a target below 0 or above
+        255 puts the index outside the cells, which ``scatter_add`` refuses by itself, and a
+        target in N+1..254 leaves counts in rows that must be empty. On a GPU an index outside
+        the cells is a device-side assert, not an error, so both inputs are checked first."""
+        device = pred.device
+        if target.device != device:
+            target = target.to(device)
+        Q = pred.shape[0] if pred.dim() == 3 else 1
+        p, t = pred.reshape(-1), target.reshape(-1)  # [Q * n]
+        if p.dtype not in _AS_IS:
+            p = p.long()
+        if t.dtype not in _AS_IS or torch.int64 not in (p.dtype, t.dtype):  # the index in int64
+            t = t.long()
+        on_cpu = device.type == "cpu"
+        if check:
+            if on_cpu:
+                lo, hi = torch.aminmax(p.view(torch.uint8) if p.dtype == torch.bool else p)
+                bad = int(lo) < 0 or int(hi) >= L
+            else:
+                bad = not _device_range_ok(p, t, L)
+            if bad:
+                raise self._range_error(L)
+        n, size = p.numel() // Q, _ROWS * L
+        index, ones = self._buffers(n, device)
+        if on_cpu:
+            conf = np.zeros(Q * size, np.int64)
+            counts = torch.from_numpy(conf)
+        else:
+            conf = counts = torch.zeros(Q * size, dtype=torch.int64, device=device)
+        for q in range(Q):  # per query: the bounds on target must hold within a query
+            pq, tq, cq = (p, t, counts) if Q == 1 else \
+                (p[q * n:(q + 1) * n], t[q * n:(q + 1) * n], counts[q * size:(q + 1) * size])
+            torch.add(pq, tq, alpha=L, out=index)
+            try:
+                cq.scatter_add_(0, index, ones)
+            except RuntimeError:  # an index outside the cells: a target below 0 or above 255
+                raise self._range_error(L) from None
+        conf = conf.reshape(Q, _ROWS, L)
+        if check and on_cpu and np.count_nonzero(conf[:, L:255]):
             raise self._range_error(L)
         return conf
 
-    def _confusion_torch(self, pred, target, L: int, check: bool) -> torch.Tensor:
-        """The same on the tensors' device, with no host sync when ``check`` is False."""
-        pred = torch.as_tensor(pred)
-        target = torch.as_tensor(target, device=pred.device)
-        if pred.dim() == 2:
-            pred, target = pred[None], target[None]
-        Q = pred.shape[0]
-        pred, target = pred.long(), target.long()
-        if check:
-            bad = (pred < 0) | (pred >= L) | (((target < 0) | (target >= L)) & (target != 255))
-            if bool(bad.any()):
-                raise self._range_error(L)
-        index = (target + torch.arange(Q, device=pred.device).view(Q, 1, 1) * _ROWS) * L + pred
-        # scatter_add into a fixed size: torch.bincount would read the maximum back to the host
-        counts = torch.zeros(Q * _ROWS * L, dtype=torch.long, device=pred.device)
-        counts.scatter_add_(0, index.flatten(), torch.ones_like(index.flatten()))
-        return counts.view(Q, _ROWS, L)
-
-    def _add(self, conf, ids: list[int], L: int) -> None:
-        """Add the TP, FP, FN of each label of ``conf [Q, >=L target values, >=L pred labels]``
-        to its class's slot (0 for background). A label absent from a query's ground truth is
-        not counted there (its TP and FN are 0, its FP dropped)."""
+    def _add(self, parts, ids: list[int]) -> None:
+        """Add ``parts [3 (TP, FP, FN), L labels]`` to each label's class slot (0 for background);
+        a class given twice gets both. Host sums stay in numpy until a device's sums arrive."""
         slots = [0] + ids
-        if isinstance(conf, np.ndarray):
-            # a few cells: plain Python on one .tolist() costs less than a dozen tiny numpy calls
-            tp, fp, fn = [0] * L, [0] * L, [0] * L
-            for cq in conf[:, :L, :L].tolist():  # [target][pred]
-                for j in range(L):
-                    row = cq[j]
-                    target_count = sum(row)
-                    if target_count:
-                        d = row[j]
-                        tp[j] += d
-                        fn[j] += target_count - d
-                        fp[j] += sum(r[j] for r in cq) - d
+        if isinstance(parts, list) and not isinstance(self._acc, torch.Tensor):
             if self._acc is None:
                 self._acc = np.zeros((3, self.n_classes + 1))
-            if isinstance(self._acc, np.ndarray):
-                acc = self._acc
-                for j, c in enumerate(slots):  # a class given twice gets both
-                    acc[0, c] += tp[j]
-                    acc[1, c] += fp[j]
-                    acc[2, c] += fn[j]
-                self.n_records += conf.shape[0]
-                return
-            parts = torch.tensor([tp, fp, fn], dtype=torch.float64, device=self._acc.device)
-        else:
-            conf = conf[:, :L, :L]  # [Q, target, pred]: the 255 row (and the empty ones) dropped
-            tp = conf.diagonal(dim1=1, dim2=2)
-            target_count = conf.sum(2)
-            parts = (torch.stack([tp, conf.sum(1) - tp, target_count - tp]) * (target_count > 0)).sum(1)
-            if self._acc is None or isinstance(self._acc, np.ndarray):
-                start = np.zeros((3, self.n_classes + 1)) if self._acc is None else self._acc
-                self._acc = torch.tensor(start, dtype=torch.float64, device=conf.device)
-        self._acc.index_add_(1, torch.tensor(slots, device=self._acc.device), parts.to(self._acc))
-        self.n_records += conf.shape[0]
+            acc = self._acc
+            for j, c in enumerate(slots):
+                acc[0, c] += parts[0][j]
+                acc[1, c] += parts[1][j]
+                acc[2, c] += parts[2][j]
+            return
+        if not isinstance(self._acc, torch.Tensor):
+            start = np.zeros((3, self.n_classes + 1)) if self._acc is None else self._acc
+            self._acc = torch.tensor(start, dtype=torch.float64, device=parts.device)
+        parts = torch.as_tensor(parts, dtype=torch.float64, device=self._acc.device)
+        self._acc.index_add_(1, torch.tensor(slots, device=self._acc.device), parts)
 
     @property
     def tp(self) -> torch.Tensor | None:
@@ -249,3 +229,34 @@ class FewShotMeter:
         with np.errstate(invalid="ignore", divide="ignore"):
             iou = t / (t + f + n)
         return iou.tolist(), float(iou.mean())
+
+
+def _device_range_ok(p: torch.Tensor, t: torch.Tensor, L: int) -> bool:
+    """Every pred in 0..L-1 and every target in 0..L-1 or 255: one reduction, one host sync."""
+    return not bool(((p < 0) | (p >= L) | (((t < 0) | (t >= L)) & (t != 255))).any())
+
+
+def _sums_host(conf: np.ndarray, L: int) -> list[list[int]]:
+    """TP, FP, FN of each label ``[3][L]`` from ``conf [Q, >=L target values, L pred labels]``.
+    A label absent from a query's ground truth is not counted there (its TP and FN are 0,
+    its FP dropped). A few cells: plain Python on one ``.tolist()`` costs less than a dozen
+    tiny numpy calls."""
+    tp, fp, fn = [0] * L, [0] * L, [0] * L
+    for cq in conf[:, :L, :L].tolist():  # [target][pred]
+        for j in range(L):
+            row = cq[j]
+            target_count = sum(row)
+            if target_count:
+                d = row[j]
+                tp[j] += d
+                fn[j] += target_count - d
+                fp[j] += sum(r[j] for r in cq) - d
+    return [tp, fp, fn]
+
+
+def _sums_device(conf: torch.Tensor, L: int) -> torch.Tensor:
+    """The same as :func:`_sums_host` in tensor ops, ``[3, L]`` on ``conf``'s device (no host sync)."""
+    conf = conf[:, :L, :L]  # [Q, target, pred]: the 255 row (and the empty ones) dropped
+    tp = conf.diagonal(dim1=1, dim2=2)
+    target_count = conf.sum(2)
+    return (torch.stack([tp, conf.sum(1) - tp, target_count - tp]) * (target_count > 0)).sum(1)
