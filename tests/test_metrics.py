@@ -186,6 +186,16 @@ def test_a_pred_outside_the_ways_is_refused_whatever_its_value(bad):
     assert m.n_records == 0
 
 
+def test_empty_queries_count_nothing():
+    # no pixels (or no queries): recorded, nothing counted, as the set-based reference
+    m, ref = FewShotMeter(5), SetMetric(5)
+    m.record(np.zeros((0, 4), int), np.zeros((0, 4), int), [1])
+    m.record(torch.zeros(0, 3, 3, dtype=torch.long), torch.zeros(0, 3, 3, dtype=torch.long), [1])
+    ref.record(np.zeros((0, 4), int), np.zeros((0, 4), int), [1])
+    assert m.n_records == 1
+    assert all(np.array_equal(a, b) for a, b in zip(m._sums(), ref.sums()))
+
+
 def test_a_class_given_twice_sums_both_ways():
     # the same global id for two ways: its counts are the sum of both (numpy and device paths)
     rng = np.random.default_rng(8)

@@ -129,7 +129,7 @@ class FewShotMeter:
         if t.dtype not in _AS_IS or torch.int64 not in (p.dtype, t.dtype):  # the index in int64
             t = t.long()
         on_cpu = device.type == "cpu"
-        if check:
+        if check and p.numel():  # an empty query has nothing to check (and aminmax no identity)
             if on_cpu:
                 lo, hi = torch.aminmax(p.view(torch.uint8) if p.dtype == torch.bool else p)
                 bad = int(lo) < 0 or int(hi) >= L
@@ -137,7 +137,7 @@ class FewShotMeter:
                 bad = not _device_range_ok(p, t, L)
             if bad:
                 raise self._range_error(L)
-        n, size = p.numel() // Q, _ROWS * L
+        n, size = (p.numel() // Q if Q else 0), _ROWS * L
         index, ones = self._buffers(n, device)
         if on_cpu:
             conf = np.zeros(Q * size, np.int64)
