@@ -72,7 +72,6 @@ class FewShotMeter:
     def __init__(self, n_classes: int = 20):
         self.n_classes = n_classes
         self._index = self._ones = None  # int64 [pixels]: the confusion index, and ones to count
-        self._buf_key = self._bufs = None  # (pixels, device) and the views of that size
         self.reset()
 
     def reset(self) -> None:
@@ -102,12 +101,10 @@ class FewShotMeter:
 
     def _buffers(self, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """The int64 index buffer and a buffer of ones, ``[n]`` each on ``device``, kept between calls."""
-        if self._buf_key != (n, device):
-            if self._index is None or self._index.numel() < n or self._index.device != device:
-                self._index = torch.empty(n, dtype=torch.int64, device=device)
-                self._ones = torch.ones(n, dtype=torch.int64, device=device)
-            self._buf_key, self._bufs = (n, device), (self._index[:n], self._ones[:n])
-        return self._bufs
+        if self._index is None or self._index.numel() < n or self._index.device != device:
+            self._index = torch.empty(n, dtype=torch.int64, device=device)
+            self._ones = torch.ones(n, dtype=torch.int64, device=device)
+        return self._index[:n], self._ones[:n]
 
     def _confusion(self, pred: torch.Tensor, target: torch.Tensor, L: int, check: bool):
         """``[Q, 256, L]`` int64 counts of (target value, pred label) per query: a numpy array
@@ -144,12 +141,11 @@ class FewShotMeter:
             counts = torch.from_numpy(conf)
         else:
             conf = counts = torch.zeros(Q * size, dtype=torch.int64, device=device)
+        p, t, counts = p.view(Q, n), t.view(Q, n), counts.view(Q, size)
         for q in range(Q):  # per query: the bounds on target must hold within a query
-            pq, tq, cq = (p, t, counts) if Q == 1 else \
-                (p[q * n:(q + 1) * n], t[q * n:(q + 1) * n], counts[q * size:(q + 1) * size])
-            torch.add(pq, tq, alpha=L, out=index)
+            torch.add(p[q], t[q], alpha=L, out=index)
             try:
-                cq.scatter_add_(0, index, ones)
+                counts[q].scatter_add_(0, index, ones)
             except RuntimeError:  # an index outside the cells: a target below 0 or above 255
                 raise self._range_error(L) from None
         conf = conf.reshape(Q, _ROWS, L)
