@@ -136,3 +136,11 @@ def test_by_experiment_one_result_per_fold_and_experiment():
     assert table[0]["trained"] is results[0][1]
     with pytest.raises(ValueError, match="both fold 0"):
         report.by_experiment(results + [("copy.json", read("msrc-f0-1shot-par.json"))], dataset="msrc")
+
+
+def test_difference_is_in_points_against_the_larger_std():
+    d = report.difference({"mean": 0.50, "std": 0.01}, {"mean": 0.53, "std": 0.02})
+    assert abs(d["points"] - 3.0) < 1e-9 and abs(d["noise"] - 2.0) < 1e-9
+    assert not d["beyond_noise"]  # 3 points <= 2 x 2
+    d = report.difference({"mean": 0.55, "std": 0.01}, {"mean": 0.50, "std": 0.01})
+    assert abs(d["points"] + 5.0) < 1e-9 and d["beyond_noise"]  # a loss beyond the noise counts too

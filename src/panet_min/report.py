@@ -216,6 +216,16 @@ def class_iou_table(results) -> str:
     return markdown_table(["setting", *names, "file"], rows)
 
 
+def difference(a: dict, b: dict) -> dict:
+    """``b - a`` of two ``{"mean", "std"}`` scores (fractions) in percentage points:
+    ``{"points", "noise", "beyond_noise"}``, the noise being the larger of the two std over runs
+    and the difference beyond it when ``|b - a| > 2 noise``. With one training seed, a difference
+    within that is test noise, not an effect."""
+    points = 100 * (b["mean"] - a["mean"])
+    noise = 100 * max(a["std"], b["std"])
+    return {"points": points, "noise": noise, "beyond_noise": abs(points) > 2 * noise}
+
+
 def _mean_std(values) -> dict | None:
     import numpy as np
 
@@ -235,5 +245,5 @@ def binary_iou_table(results) -> str:
 
 
 __all__ = ["load_results", "load_curve", "by_experiment", "describe", "setting", "experiment", "EXPERIMENTS", "find",
-           "par_weight", "training_steps", "precision",
+           "par_weight", "training_steps", "precision", "difference",
            "summary_table", "class_iou_table", "binary_iou_table"]
