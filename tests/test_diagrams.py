@@ -1,14 +1,11 @@
 """panet_min.viz.diagrams: the drawn PANet pipeline (chapter 5) and PAR (chapter 6)."""
 import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.colors import to_hex  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from panet_min.viz import diagrams, style  # noqa: E402
+from panet_min.viz import diagrams, style
 
 
 def texts(fig) -> str:

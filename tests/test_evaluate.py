@@ -12,6 +12,7 @@ import torch
 from panet_min.config import EvalConfig, TrainConfig
 from panet_min.evaluate import load_model_weights, validate_results, evaluate
 from panet_min.train import build_model, train
+from panet_min.viz.curves import read_log
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from panet_min.reference import SetMetric
@@ -116,6 +117,8 @@ def test_results_schema(results):
         validate_results({**on_disk, "schema": "something/0"})
     with pytest.raises(ValueError, match="precision"):
         validate_results({**on_disk, "precision": "fp16"})
+    with pytest.raises(ValueError, match="parameter_digest"):
+        validate_results({**on_disk, "model": {**on_disk["model"], "parameter_digest": "abc"}})
 
 
 def test_evaluate_episodes_gives_the_protocol_numbers(synthetic_voc_root, results):
@@ -179,6 +182,9 @@ def test_checkpoint_and_weak_supports(synthetic_voc_root, tmp_path):
         assert res["model"]["backbone"] == "small"  # taken from the checkpoint's config
         assert res["data"]["annotation"] == annotation
         assert "trained by panet_min.train (2 steps)" in res["model"]["weights_info"]
+        # the result names the weights it scored as the training log does: its final state
+        (end,) = [r for r in read_log(run / "log.jsonl") if r["event"] == "end"]
+        assert res["model"]["parameter_digest"] == end["param_digests"][0]
     with pytest.raises(ValueError, match="--checkpoint PATH"):
         evaluate(tiny(synthetic_voc_root, tmp_path / "x.json", no_train=False))
     with pytest.raises(ValueError, match="holds a small model"):

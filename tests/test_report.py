@@ -144,3 +144,53 @@ def test_difference_is_in_points_against_the_larger_std():
     assert not d["beyond_noise"]  # 3 points <= 2 x 2
     d = report.difference({"mean": 0.55, "std": 0.01}, {"mean": 0.50, "std": 0.01})
     assert abs(d["points"] + 5.0) < 1e-9 and d["beyond_noise"]  # a loss beyond the noise counts too
+
+
+def test_by_experiment_keeps_one_training_seed():
+    par = read("msrc-f0-1shot-par.json")
+    other = copy.deepcopy(par)
+    other["model"]["trained_config"]["seed"] = 1235
+    results = [("par.json", par), ("par-seed1235.json", other), ("notrain.json", read("msrc-f0-1shot-notrain.json"))]
+    assert report.describe(other)["train_seed"] == 1235 and report.train_seed(results[2][1]) is None
+    for seed, want in ((1234, par), (1235, other)):
+        table = report.by_experiment(results, train_seed=seed, dataset="msrc")
+        assert table[0]["trained"] is want and "no training" in table[0]  # the untrained model has no seed
+    with pytest.raises(ValueError, match="both fold 0"):
+        report.by_experiment(results, dataset="msrc")
+
+
+def test_training_log_is_the_evaluated_runs(tmp_path):
+    r = read("msrc-f2-1shot-nopar.json")
+    records = report.training_log(r)  # shipped: results/runs/<folder of model.checkpoint>/log.jsonl
+    assert records == [json.loads(line) for line in
+                       (RESULTS / "runs" / "msrc-f2-1shot-nopar" / "log.jsonl").read_text().splitlines()]
+    assert report.last_logged(records) == [e for e in records if e["event"] == "step"][-1]["query_loss"]
+    assert report.training_log(read("msrc-f2-1shot-notrain.json")) is None
+    assert report.training_log(r, tmp_path) is None  # no log shipped there
+    run = tmp_path / "runs" / "msrc-f2-1shot-nopar"
+    run.mkdir(parents=True)
+    end = {"event": "end", "step": r["model"]["checkpoint_step"], "param_digests": ["a" * 64]}
+    (run / "log.jsonl").write_text(json.dumps({"event": "step", "step": 1, "query_loss": 0.5}) + "\n"
+                                   + json.dumps(end) + "\n")
+    assert report.training_log(r, tmp_path)[-1] == end  # older results record no digest: not checked
+    r["model"]["parameter_digest"] = "b" * 64
+    with pytest.raises(ValueError, match="not the evaluated ones"):
+        report.training_log(r, tmp_path)
+    r["model"]["parameter_digest"] = "a" * 64
+    assert report.training_log(r, tmp_path)[0]["query_loss"] == 0.5
+
+
+def test_training_table_rows_from_the_logs():
+    results = [(n, read(n)) for n in ("msrc-f2-1shot-nopar.json", "msrc-f2-1shot-par.json",
+                                      "msrc-f2-1shot-notrain.json")]
+    lines = report.training_table(results).splitlines()
+    assert len(lines) == 4  # header, rule, the two trained models (the untrained one has no log)
+    par, nopar = results[1][1], results[0][1]
+    for line, r in zip(lines[2:], (par, nopar)):  # sorted: "trained" before "no PAR"
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        records = report.training_log(r)
+        first = [e for e in records if e["event"] == "step"][0]["query_loss"]
+        assert cells[:3] == ["2", report.experiment(r), "1234"]
+        dist = [e["proto_dist"] for e in records if e.get("proto_dist") is not None][-1]
+        assert cells[3:] == [f"{first:.2f}", f"{report.last_logged(records):.2f}", f"{dist:,.0f}",
+                             report.format_score(r["mean_iou"]["mean"], r["mean_iou"]["std"])]

@@ -37,6 +37,7 @@ import torch
 from .checkpoint import atomic_write_json, load_checkpoint, portable_path, portable_text, seed_everything
 from .config import EvalConfig, add_config_arguments
 from .data.episodes import TENSOR_KEYS, collate_episodes, episode_loader
+from .distributed import parameter_digest
 from .metrics import FewShotMeter
 from .model import PANet
 from .runsetup import (default_split, open_split, precision_context, precision_name, progress_bar,
@@ -118,6 +119,8 @@ def _build(config: EvalConfig, device: torch.device) -> tuple[PANet, dict]:
         weights = config.weights or ("imagenet" if backbone == "vgg16" else None)
         encoder = build_encoder(backbone, None if weights in ("none", "random") else weights)
         model = PANet(encoder, alpha=alpha, par=False, check_inputs=device.type == "cpu")
+    # the weights evaluated, as the training log's ``param_digests`` names them (before any cache wraps the encoder)
+    digest = parameter_digest(model)
     model.to(device).eval()
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -127,6 +130,7 @@ def _build(config: EvalConfig, device: torch.device) -> tuple[PANet, dict]:
         model.encoder = CachedEncoder(model.encoder)
     weights = {"backbone": backbone, "weights_info": model.weights_info, "trained": ckpt is not None,
                "checkpoint": portable_path(config.checkpoint), "checkpoint_step": step, "alpha": alpha,
+               "parameter_digest": digest,
                # read from the checkpoint's config (None: not recorded there, or no training)
                "training_steps": step if ckpt is not None else 0,
                "par_weight": (float(trained_config["par_weight"]) if "par_weight" in trained_config else None),

@@ -10,6 +10,7 @@ A field older files lack is shown as "n/a", never guessed.
 - :func:`experiment` -> "no training" | "trained" | "no PAR" | "stuff as training" | "strict"
 - :func:`by_experiment` -> ``{fold: {experiment: result}}``, one result each
 - :func:`load_curve` -> the evaluated intermediate checkpoints of each training run (``curve/*.json``)
+- :func:`training_log` -> the shipped ``log.jsonl`` of the run a result evaluated; :func:`training_table`
 - :func:`find` -> the results matching given recorded facts
 - :func:`summary_table` (mean ± std over runs), :func:`class_iou_table`, :func:`binary_iou_table`
 """
@@ -19,7 +20,7 @@ import json
 from pathlib import Path
 
 from .schema import validate_results
-from .viz.curves import MISSING, format_score, markdown_table
+from .viz.curves import MISSING, format_score, markdown_table, read_log
 
 
 def book_results_dir() -> Path:
@@ -67,6 +68,11 @@ def training_steps(r: dict) -> int | None:
     return steps if steps is not None else r["model"].get("checkpoint_step")
 
 
+def train_seed(r: dict) -> int | None:
+    """The ``--seed`` the evaluated model was trained with; None without training or when not recorded."""
+    return _trained_config(r).get("seed") if r["model"]["trained"] else None
+
+
 def precision(r: dict) -> str:
     """"fp32" or "bf16": the recorded ``precision``, else from the recorded ``amp`` switch."""
     if r.get("precision"):
@@ -75,7 +81,7 @@ def precision(r: dict) -> str:
 
 
 FACTS = ("dataset", "data", "identity", "split", "fold", "ways", "shots", "annotation", "trained", "par",
-         "steps", "backbone", "weights", "alpha", "device", "precision", "protocol", "experiment")
+         "steps", "train_seed", "backbone", "weights", "alpha", "device", "precision", "protocol", "experiment")
 
 # The experiments of chapter 10, in the order the tables show them.
 EXPERIMENTS = ("no training", "trained", "no PAR", "stuff as training", "strict")
@@ -104,7 +110,7 @@ def describe(r: dict) -> dict:
     return {"dataset": data["dataset"], "data": data["description"], "identity": data.get("identity"),
             "split": data["split"], "fold": data["fold"], "ways": prot["ways"], "shots": prot["shots"],
             "annotation": data["annotation"], "trained": model["trained"], "par": par_weight(r),
-            "steps": training_steps(r), "backbone": model["backbone"], "weights": model["weights_info"],
+            "steps": training_steps(r), "train_seed": train_seed(r), "backbone": model["backbone"], "weights": model["weights_info"],
             "alpha": model.get("alpha"), "device": r["device"], "precision": precision(r),
             "protocol": f"{prot['runs']} x {prot['episodes']} @ {prot['image_size']}",
             "experiment": experiment(r) if not model["trained"] or par_weight(r) is not None else None}
@@ -146,12 +152,16 @@ def find(results, **facts) -> list[tuple[str, dict]]:
     return out
 
 
-def by_experiment(results, **facts) -> dict[int, dict[str, dict]]:
+def by_experiment(results, train_seed: int | None = None, **facts) -> dict[int, dict[str, dict]]:
     """``{fold: {experiment: results dict}}`` of the results matching ``facts`` (as :func:`find`).
-    Two results of one fold and experiment are ambiguous -> ValueError naming both files."""
+    ``train_seed``: keep the trained models of that training seed only (the untrained model has
+    none and is always kept); None: all. Two results of one fold and experiment are ambiguous ->
+    ValueError naming both files."""
     table, names = {}, {}
     for name, r in find(results, **facts):
         d = describe(r)
+        if train_seed is not None and d["trained"] and d["train_seed"] != train_seed:
+            continue
         key = (d["fold"], d["experiment"])
         if key in names:
             raise ValueError(f"{names[key]} and {name} are both fold {key[0]}, {key[1]!r}: keep one")
@@ -178,6 +188,58 @@ def load_curve(results_dir=None) -> list[dict]:
                        "experiment": d["experiment"], "step": d["steps"], "mean_iou": r["runs"][0]["mean_iou"],
                        "seed": r["runs"][0]["seed"], "file": path.name})
     return sorted(points, key=lambda p: (p["dataset"], p["fold"], p["experiment"] or "", p["step"] or 0))
+
+
+def training_log(r: dict, results_dir=None) -> list[dict] | None:
+    """The ``log.jsonl`` records of the training run that produced ``r``, as shipped beside the
+    results (``runs/<run folder>/log.jsonl``, the folder of the recorded ``model.checkpoint``);
+    None without training or when the log is not there. A log whose final weights are not the
+    ones evaluated (both digests recorded, and different) -> ValueError."""
+    if not r["model"]["trained"] or not r["model"].get("checkpoint"):
+        return None
+    folder = (book_results_dir() if results_dir is None else Path(results_dir)) / "runs"
+    path = folder / Path(r["model"]["checkpoint"]).parent.name / "log.jsonl"
+    if not path.is_file():
+        return None
+    records = read_log(path)
+    ends = [e for e in records if e.get("event") == "end"]
+    digest = r["model"].get("parameter_digest")
+    if digest and ends and r["model"].get("checkpoint_step") == ends[-1].get("step") \
+            and digest not in ends[-1].get("param_digests", []):
+        raise ValueError(f"{path}: its final weights are not the evaluated ones (parameter digests differ)")
+    return records
+
+
+def last_logged(records: list[dict], key: str = "query_loss") -> float | None:
+    """``key`` of the last step line of a training log that carries it (a loss is the mean over
+    the steps since the line before); None when no line does."""
+    steps = [e[key] for e in records if e.get("event") == "step" and e.get(key) is not None]
+    return steps[-1] if steps else None
+
+
+TRAINING_HEADER = ("fold", "experiment", "training seed", "query loss at the start", "query loss at the end",
+                   "prototype distance at the end", "mean-IoU (%)")
+
+
+def training_table(results, results_dir=None) -> str:
+    """One row per trained result whose training log is shipped (:func:`training_log`): fold,
+    experiment, training seed, the query loss (L_seg) of the log's first and last lines (each the
+    mean over the steps since the line before), and the mean-IoU (mean ± std over runs); sorted
+    by fold, experiment and seed; and the last logged ``proto_dist`` (support vs query foreground
+    prototype, :mod:`panet_min.train`)."""
+    rows = []
+    for _, r in results:
+        records = training_log(r, results_dir)
+        if records is None:
+            continue
+        d = describe(r)
+        first = next((e["query_loss"] for e in records if e.get("event") == "step"), None)
+        rows.append([d["fold"], d["experiment"], d["train_seed"], first, last_logged(records),
+                     last_logged(records, "proto_dist"), r["mean_iou"]])
+    rows.sort(key=lambda row: (row[0], EXPERIMENTS.index(row[1]) if row[1] in EXPERIMENTS else 99, row[2] or 0))
+    num = lambda x, fmt: MISSING if x is None else format(x, fmt)
+    return markdown_table(TRAINING_HEADER, [[f, e, num(s, "d"), num(a, ".2f"), num(b, ".2f"), num(p, ",.0f"), _score(m)]
+                                            for f, e, s, a, b, p, m in rows])
 
 
 def _score(agg: dict | None) -> str:
@@ -245,5 +307,6 @@ def binary_iou_table(results) -> str:
 
 
 __all__ = ["load_results", "load_curve", "by_experiment", "describe", "setting", "experiment", "EXPERIMENTS", "find",
-           "par_weight", "training_steps", "precision", "difference",
+           "par_weight", "training_steps", "train_seed", "precision", "difference", "training_log", "last_logged",
+           "training_table",
            "summary_table", "class_iou_table", "binary_iou_table"]

@@ -83,6 +83,9 @@ def validate_results(d: dict) -> dict:
     steps = model.get("training_steps")
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
         problems.append(f"model.training_steps: expected a non-negative int or null, got {steps!r}")
+    digest = model.get("parameter_digest")
+    if digest is not None and not (isinstance(digest, str) and len(digest) == 64):
+        problems.append(f"model.parameter_digest: expected a sha256 hex string or null, got {digest!r}")
     lam = model.get("par_weight")
     if lam is not None and (isinstance(lam, bool) or not isinstance(lam, (int, float)) or lam < 0):
         problems.append(f"model.par_weight: expected a non-negative number or null, got {lam!r}")
