@@ -194,3 +194,12 @@ def test_training_table_rows_from_the_logs():
         dist = [e["proto_dist"] for e in records if e.get("proto_dist") is not None][-1]
         assert cells[3:] == [f"{first:.2f}", f"{report.last_logged(records):.2f}", f"{dist:,.0f}",
                              report.format_score(r["mean_iou"]["mean"], r["mean_iou"]["std"])]
+
+
+def test_training_runs_are_the_shipped_logs_in_table_order():
+    results = [(n, read(n)) for n in ("msrc-f2-1shot-nopar.json", "msrc-f2-1shot-notrain.json",
+                                      "msrc-f2-1shot-par.json")]
+    runs = report.training_runs(results)
+    assert [(d["experiment"], r is results[i][1]) for (d, r, _), i in zip(runs, (2, 0))] == \
+        [("trained", True), ("no PAR", True)]
+    assert runs[1][2] == report.training_log(results[0][1])

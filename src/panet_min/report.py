@@ -10,7 +10,7 @@ A field older files lack is shown as "n/a", never guessed.
 - :func:`experiment` -> "no training" | "trained" | "no PAR" | "stuff as training" | "strict"
 - :func:`by_experiment` -> ``{fold: {experiment: result}}``, one result each
 - :func:`load_curve` -> the evaluated intermediate checkpoints of each training run (``curve/*.json``)
-- :func:`training_log` -> the shipped ``log.jsonl`` of the run a result evaluated; :func:`training_table`
+- :func:`training_log` -> the shipped ``log.jsonl`` of the run a result evaluated; :func:`training_runs`, :func:`training_table`
 - :func:`find` -> the results matching given recorded facts
 - :func:`summary_table` (mean ± std over runs), :func:`class_iou_table`, :func:`binary_iou_table`
 """
@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from .schema import validate_results
-from .viz.curves import MISSING, format_score, markdown_table, read_log
+from .viz.curves import MISSING, format_score, markdown_table, read_log, series
 
 
 def book_results_dir() -> Path:
@@ -211,10 +211,26 @@ def training_log(r: dict, results_dir=None) -> list[dict] | None:
 
 
 def last_logged(records: list[dict], key: str = "query_loss") -> float | None:
-    """``key`` of the last step line of a training log that carries it (a loss is the mean over
-    the steps since the line before); None when no line does."""
-    steps = [e[key] for e in records if e.get("event") == "step" and e.get(key) is not None]
-    return steps[-1] if steps else None
+    """``key`` of the last line of a training log that carries it (a loss is the mean over the
+    steps since the line before); None when no line does."""
+    values = _logged_values(records, key)
+    return values[-1] if values else None
+
+
+def _logged_values(records, key: str) -> list[float]:
+    return series(records, key)[1].tolist() if any(key in e for e in records) else []
+
+
+def training_runs(results, results_dir=None) -> list[tuple[dict, dict, list[dict]]]:
+    """``(describe(r), r, log records)`` of each trained result whose training log is shipped
+    (:func:`training_log`), sorted by fold, experiment (:data:`EXPERIMENTS` order) and seed."""
+    runs = []
+    for _, r in results:
+        records = training_log(r, results_dir)
+        if records is not None:
+            runs.append((describe(r), r, records))
+    order = lambda e: EXPERIMENTS.index(e) if e in EXPERIMENTS else len(EXPERIMENTS)
+    return sorted(runs, key=lambda run: (run[0]["fold"], order(run[0]["experiment"]), run[0]["train_seed"] or 0))
 
 
 TRAINING_HEADER = ("fold", "experiment", "training seed", "query loss at the start", "query loss at the end",
@@ -222,24 +238,18 @@ TRAINING_HEADER = ("fold", "experiment", "training seed", "query loss at the sta
 
 
 def training_table(results, results_dir=None) -> str:
-    """One row per trained result whose training log is shipped (:func:`training_log`): fold,
-    experiment, training seed, the query loss (L_seg) of the log's first and last lines (each the
-    mean over the steps since the line before), and the mean-IoU (mean ± std over runs); sorted
-    by fold, experiment and seed; and the last logged ``proto_dist`` (support vs query foreground
-    prototype, :mod:`panet_min.train`)."""
-    rows = []
-    for _, r in results:
-        records = training_log(r, results_dir)
-        if records is None:
-            continue
-        d = describe(r)
-        first = next((e["query_loss"] for e in records if e.get("event") == "step"), None)
-        rows.append([d["fold"], d["experiment"], d["train_seed"], first, last_logged(records),
-                     last_logged(records, "proto_dist"), r["mean_iou"]])
-    rows.sort(key=lambda row: (row[0], EXPERIMENTS.index(row[1]) if row[1] in EXPERIMENTS else 99, row[2] or 0))
+    """One row per run of :func:`training_runs`: fold, experiment, training seed, the query loss
+    (L_seg) of the log's first and last lines (each the mean over the steps since the line
+    before), the last logged ``proto_dist`` (support vs query foreground prototype,
+    :mod:`panet_min.train`) and the mean-IoU (mean ± std over runs)."""
     num = lambda x, fmt: MISSING if x is None else format(x, fmt)
-    return markdown_table(TRAINING_HEADER, [[f, e, num(s, "d"), num(a, ".2f"), num(b, ".2f"), num(p, ",.0f"), _score(m)]
-                                            for f, e, s, a, b, p, m in rows])
+    rows = []
+    for d, r, records in training_runs(results, results_dir):
+        loss = _logged_values(records, "query_loss")
+        rows.append([d["fold"], d["experiment"], num(d["train_seed"], "d"), num(loss[0] if loss else None, ".2f"),
+                     num(last_logged(records), ".2f"), num(last_logged(records, "proto_dist"), ",.0f"),
+                     _score(r["mean_iou"])])
+    return markdown_table(TRAINING_HEADER, rows)
 
 
 def _score(agg: dict | None) -> str:
@@ -308,5 +318,5 @@ def binary_iou_table(results) -> str:
 
 __all__ = ["load_results", "load_curve", "by_experiment", "describe", "setting", "experiment", "EXPERIMENTS", "find",
            "par_weight", "training_steps", "train_seed", "precision", "difference", "training_log", "last_logged",
-           "training_table",
+           "training_runs", "training_table",
            "summary_table", "class_iou_table", "binary_iou_table"]
