@@ -1,7 +1,7 @@
 """Speed of panet_min: training steps/s, evaluation episodes/s, and the metric.
 
     python benchmarks/bench.py                               # VGG-16, 417x417, 1- and 5-shot, this device
-    python benchmarks/bench.py --device cuda --amp on,off --episodes-per-step 1,8
+    python benchmarks/bench.py --device cuda --precision fp32,bf16 --episodes-per-step 1,8
     python benchmarks/bench.py --backbone small --size 128   # quick look on a laptop
 
 Model timings use random tensors of the protocol's shapes (1-way, K-shot, 1 query; masks are
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,8 @@ import torch
 
 from panet_min.backbone import build_encoder
 from panet_min.metrics import FewShotMeter
-from panet_min.model import PANet, query_loss
+from panet_min.model import PANet, predict, query_loss
+from panet_min.runsetup import cpu_model, native_bf16_cpu
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,9 +57,10 @@ def random_episodes(B: int, K: int, S: int, device: torch.device, seed: int = 0)
             "query_images": torch.randn(B, 1, 3, S, S, generator=g).to(device), "query_labels": labels.to(device)}
 
 
-def make_model(args, device: torch.device, train: bool) -> PANet:
+def make_model(args, device: torch.device, train: bool, bf16: bool = False) -> PANet:
+    """PANet as training and evaluation build it: channels-last with bf16 (as ``--precision auto``)."""
     model = PANet(build_encoder(args.backbone, None), check_inputs=device.type == "cpu").to(device)
-    if args.channels_last:
+    if args.channels_last or bf16:
         model.to(memory_format=torch.channels_last)
     if args.compile:
         model.encoder.compile()
@@ -67,7 +68,7 @@ def make_model(args, device: torch.device, train: bool) -> PANet:
 
 
 def time_train(args, device, K: int, E: int, amp: bool) -> dict:
-    model = make_model(args, device, train=True)
+    model = make_model(args, device, train=True, bf16=amp)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
     x = random_episodes(E, K, args.size, device)
     ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
@@ -84,7 +85,7 @@ def time_train(args, device, K: int, E: int, amp: bool) -> dict:
 
 
 def time_eval(args, device, K: int, E: int, amp: bool) -> dict:
-    model = make_model(args, device, train=False)
+    model = make_model(args, device, train=False, bf16=amp)
     x = random_episodes(E, K, args.size, device)
     meter = FewShotMeter(20)
     ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
@@ -92,7 +93,7 @@ def time_eval(args, device, K: int, E: int, amp: bool) -> dict:
     def step():
         with torch.inference_mode(), ctx:
             out = model(x["support_images"], x["support_fg"], x["support_bg"], x["query_images"])
-            pred = out.logits.argmax(dim=2)
+            pred = predict(out.logits)
             for b in range(E):
                 meter.record(pred[b], x["query_labels"][b], [1])
 
@@ -204,8 +205,9 @@ def main(argv=None) -> dict:
     p.add_argument("--size", type=int, default=417)
     p.add_argument("--shots", type=_ints, default=[1, 5], help="comma list, e.g. 1,5")
     p.add_argument("--episodes-per-step", type=_ints, default=[1], help="comma list, e.g. 1,8")
-    p.add_argument("--amp", default="off", help="off | on | on,off (bf16 autocast)")
-    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--precision", default="fp32,bf16",
+                   help="comma list of fp32 | bf16 (bf16 autocast + channels-last, as --precision bf16 trains)")
+    p.add_argument("--channels-last", action="store_true", help="channels-last in fp32 too")
     p.add_argument("--compile", action="store_true", help="torch.compile the encoder")
     p.add_argument("--steps", type=int, default=None, help="timed train steps (CPU 3, CUDA 30)")
     p.add_argument("--eval-steps", type=int, default=None, help="timed eval batches (CPU 3, CUDA 50)")
@@ -229,21 +231,30 @@ def main(argv=None) -> dict:
     args.warmup = args.warmup if args.warmup is not None else (5 if cuda else 1)
     if cuda:
         torch.backends.cudnn.benchmark = True
-    name = torch.cuda.get_device_name(device) if cuda else f"CPU {platform.processor() or platform.machine()}, " \
-        f"{torch.get_num_threads()} threads"
+    precisions = [x.strip() for x in args.precision.split(",")]
+    if set(precisions) - {"fp32", "bf16"}:
+        p.error(f"--precision takes fp32 and/or bf16, got {args.precision!r}")
+    name = torch.cuda.get_device_name(device) if cuda else \
+        f"CPU {cpu_model()} ({'native bf16' if native_bf16_cpu() else 'no native bf16'}), {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; {args.backbone} at {args.size}x{args.size}, 1-way, 1 query")
     report = {"device": name, "torch": torch.__version__, "args": vars(args), "model": [], "metric": None}
     if not args.skip_model:
-        print(f"{'shots':>5} {'E':>3} {'amp':>4} | {'train steps/s':>13} {'train ep/s':>10} | "
-              f"{'eval ep/s':>9} | {'train GiB':>9} {'eval GiB':>8}")
+        print(f"{'shots':>5} {'E':>3} {'prec':>4} | {'train steps/s':>13} {'s/step':>7} {'train ep/s':>10} | "
+              f"{'eval ep/s':>9} | {'train GiB':>9} {'eval GiB':>8} | x fp32 (train, eval)")
         for K in args.shots:
             for E in args.episodes_per_step:
-                for amp in [a.strip() == "on" for a in args.amp.split(",")]:
+                base = None
+                for prec in precisions:
+                    amp = prec == "bf16"
                     tr, ev = time_train(args, device, K, E, amp), time_eval(args, device, K, E, amp)
-                    report["model"].append({"shots": K, "episodes_per_step": E, "amp": amp, "train": tr, "eval": ev})
+                    report["model"].append({"shots": K, "episodes_per_step": E, "precision": prec, "amp": amp,
+                                            "train": tr, "eval": ev})
                     mem = (f"{tr['max_mem_gib']:9.2f} {ev['max_mem_gib']:8.2f}" if cuda else f"{'-':>9} {'-':>8}")
-                    print(f"{K:>5} {E:>3} {'on' if amp else 'off':>4} | {tr['steps_per_s']:13.3f} "
-                          f"{tr['episodes_per_s']:10.3f} | {ev['episodes_per_s']:9.3f} | {mem}", flush=True)
+                    base = (tr, ev) if prec == "fp32" else base
+                    ratio = (f"x{tr['steps_per_s'] / base[0]['steps_per_s']:.2f}, "
+                             f"x{ev['episodes_per_s'] / base[1]['episodes_per_s']:.2f}") if base else "-"
+                    print(f"{K:>5} {E:>3} {prec:>4} | {tr['steps_per_s']:13.3f} {1 / tr['steps_per_s']:7.2f} "
+                          f"{tr['episodes_per_s']:10.3f} | {ev['episodes_per_s']:9.3f} | {mem} | {ratio}", flush=True)
     if args.metric_episodes:
         m = time_metric(args.metric_episodes, args.literal_episodes, repeats=args.metric_repeats)
         report["metric"] = m

@@ -28,7 +28,7 @@ def one_thread():  # fast and reproducible on a shared 2-core machine (see bench
 
 def tiny(root, out, **kw) -> EvalConfig:
     base = dict(dataset="pascal", data_root=str(root), backbone="small", no_train=True, runs=2, episodes=5,
-                image_size=40, device="cpu", out=None if out is None else str(out))
+                image_size=40, device="cpu", out=None if out is None else str(out), precision="fp32")
     base.update(kw)
     return EvalConfig(**base)
 
@@ -96,7 +96,7 @@ def test_results_schema(results):
     assert on_disk["data"] == {"dataset": "synthetic", "description": on_disk["data"]["description"],
                                "identity": on_disk["data"]["identity"], "split": "trainaug", "fold": 0, "test_classes": [1, 2, 3, 4, 5],
                                "class_names": ["aeroplane", "bicycle", "bird", "boat", "bottle"],
-                               "annotation": "mask"}
+                               "annotation": "mask", "weak_supports": None}
     assert "generated" in on_disk["data"]["description"]
     assert '"seed": 0' in on_disk["data"]["identity"] and '"n_train": 120' in on_disk["data"]["identity"]
     assert on_disk["precision"] == "fp32" and on_disk["device"].startswith("cpu")

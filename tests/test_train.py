@@ -31,7 +31,8 @@ def one_thread():
 def tiny(root, out, **kw) -> TrainConfig:
     """A run small enough for a unit test: small backbone, 40x40 images, CPU."""
     base = dict(dataset="pascal", data_root=str(root), backbone="small", image_size=40, iters=4,
-                device="cpu", out=str(out), log_every=1, checkpoint_every=2, proto_dist_every=2)
+                device="cpu", out=str(out), log_every=1, checkpoint_every=2, proto_dist_every=2,
+                milestones=[1, 3], precision="fp32")
     base.update(kw)
     return TrainConfig(**base)
 
@@ -68,7 +69,8 @@ def test_kill_and_resume(synthetic_voc_root, tmp_path):
     run = tmp_path / "killed"
     cmd = [sys.executable, "-m", "panet_min.train", "--data-root", str(synthetic_voc_root), "--dataset", "pascal",
            "--backbone", "small", "--image-size", "40", "--iters", "1000", "--device", "cpu",
-           "--out", str(run), "--checkpoint-every", "2", "--log-every", "1"]
+           "--out", str(run), "--checkpoint-every", "2", "--log-every", "1", "--milestones", "1,3",
+           "--precision", "fp32"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**os.environ, **ONE_THREAD})
     ckpt = run / "checkpoint.pt"

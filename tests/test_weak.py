@@ -142,3 +142,80 @@ def test_bad_inputs_are_clear_errors():
         bbox_support(np.zeros((3, 3), np.uint8), np.zeros((3, 4), bool))
     with pytest.raises(ValueError, match="scribble must be uint8"):
         scribble_support(np.zeros((3, 3), np.int64), np.zeros((3, 3), bool), np.random.default_rng(0))
+
+
+# ---- weak supports made from label maps, per object (MSRC) -------------------------------------
+
+def two_cows():
+    """Class 4 in two separate blobs and a 3-pixel fragment; class 12 one blob; 1 (stuff) elsewhere."""
+    label = np.ones((40, 60), np.uint8)
+    label[5:20, 5:25] = 4
+    label[22:38, 35:58] = 4
+    label[0, 0:3] = 4  # a fragment: not an object of its own
+    label[25:35, 5:20] = 12
+    label[38:40, :] = 255
+    return label
+
+
+def test_object_map_numbers_each_component_and_drops_fragments():
+    from panet_min.data.weak import object_map
+
+    objects = object_map(two_cows(), [4, 12])
+    assert sorted(np.unique(objects).tolist()) == [0, 1, 2, 3]
+    assert objects[10, 10] == 1 and objects[30, 50] == 2 and objects[30, 10] == 3  # class order, scan order
+    assert objects[0, 1] == 0 and (objects[two_cows() == 1] == 0).all()
+
+
+def test_object_scribbles_mark_one_object_each_and_support_fg_is_one_of_them():
+    from panet_min.data.scribbles import object_scribble_map
+    from panet_min.data.weak import object_map
+
+    label = two_cows()
+    objects = object_map(label, [4, 12])
+    scribble = object_scribble_map(objects, label == 1, seed=0)
+    for k in (1, 2, 3):  # each object's scribble lies inside that object
+        assert (scribble == k).any() and (objects[scribble == k] == k).all()
+    assert (scribble == 0).any() and (label[scribble == 0] == 1).all()  # the background scribble on stuff
+    np.testing.assert_array_equal(scribble, object_scribble_map(objects, label == 1, seed=0))
+    picked = set()
+    for seed in range(20):  # the support's foreground is one cow's scribble, not both
+        fg, bg = scribble_support(scribble, label == 4, np.random.default_rng(seed))
+        values = set(np.unique(objects[fg]).tolist())
+        assert len(values) == 1 and values <= {1, 2}
+        picked |= values
+        np.testing.assert_array_equal(bg, scribble == 0)
+    assert picked == {1, 2}
+    fg, bg = bbox_support(objects, label == 4)  # the box of the larger cow, background outside both boxes
+    assert fg.sum() == 16 * 23 and fg[30, 50] and not fg[10, 10]
+    assert not bg[10, 10] and not bg[30, 50] and bg[30, 10]
+
+
+def test_msrc_weak_supports_are_per_object_and_pair_with_dense_episodes(msrc_root):
+    from scipy import ndimage
+
+    from panet_min.data import EpisodeDataset, fold_classes, open_source
+
+    src = open_source("msrc", msrc_root, "all")
+    classes = fold_classes("msrc", 1, train=False)
+    dense = EpisodeDataset(src, classes, n_episodes=12, seed=7, image_size=241)
+    scrib = EpisodeDataset(src, classes, n_episodes=12, seed=7, image_size=241, annotation="scribble")
+    boxes = EpisodeDataset(src, classes, n_episodes=12, seed=7, image_size=241, annotation="bbox")
+    for i in range(12):
+        d, s, b = dense[i], scrib[i], boxes[i]
+        assert d["support_ids"] == s["support_ids"] == b["support_ids"] and d["query_ids"] == s["query_ids"]
+        fg = s["support_fg"][0, 0].numpy() > 0
+        assert 0 < fg.sum() < (d["support_fg"][0, 0] > 0).sum()  # a scribble, inside the dense mask
+        assert (d["support_fg"][0, 0].numpy()[fg] == 1).all()
+        comps, _ = ndimage.label(d["support_fg"][0, 0].numpy() > 0, structure=np.ones((3, 3)))
+        assert len(set(comps[fg].tolist())) == 1  # one object
+        box = b["support_fg"][0, 0].numpy() > 0
+        rows, cols = np.nonzero(box)
+        assert box.sum() == (np.ptp(rows) + 1) * (np.ptp(cols) + 1)  # a filled rectangle
+        assert s["empty_supports"] == b["empty_supports"] == 0
+    ids = src.ids[:8]
+    first = [src.scribble(i) for i in ids]
+    src.scribble_seed = 1  # another robot seed: other scribbles on the same objects
+    second = [src.scribble(i) for i in ids]
+    assert any(not np.array_equal(a, b) for a, b in zip(first, second))
+    for a, b in zip(first, second):
+        assert set(np.unique(a).tolist()) == set(np.unique(b).tolist())

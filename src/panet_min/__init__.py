@@ -35,6 +35,7 @@ Modules:
 """
 from .alignment import par_loss, par_terms
 from .backbone import build_encoder, small_encoder, vgg16_encoder
+from .loading import load
 from .metrics import FewShotMeter
 from .model import PANet, PANetOutput, predict, query_loss
 from .prototypes import episode_prototypes, masked_average_pooling
@@ -42,6 +43,6 @@ from .segment import cosine_logits
 
 __version__ = "0.1.0"
 
-__all__ = ["PANet", "PANetOutput", "FewShotMeter", "build_encoder", "small_encoder", "vgg16_encoder",
+__all__ = ["PANet", "PANetOutput", "FewShotMeter", "load", "build_encoder", "small_encoder", "vgg16_encoder",
            "masked_average_pooling", "episode_prototypes", "cosine_logits", "par_loss", "par_terms", "predict",
            "query_loss"]

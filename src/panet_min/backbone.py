@@ -42,7 +42,7 @@ def _block(n_convs: int, c_in: int, c_out: int, dilation: int, last_relu: bool) 
 class Encoder(nn.Module):
     """A plain stack of conv/ReLU/pool layers: ``features(x) -> [B, C, h, w]``.
 
-    Attributes: ``out_channels`` (C), ``output_stride`` (8), ``weights_info``
+    Attributes: ``out_channels`` (C), ``output_stride`` (8), ``block_sizes`` (convs per block), ``weights_info``
     (a sentence saying which weights it holds: every result quotes it).
     """
 
@@ -56,6 +56,7 @@ class Encoder(nn.Module):
                 layers.append(nn.MaxPool2d(3, stride=pool, padding=1))
             c_in = c_out
         self.features = nn.Sequential(*layers)
+        self.block_sizes = [n for n, *_ in blocks]  # convs per block (the training log's gradient groups)
         self.out_channels = c_in
         self.output_stride = 8
         self.name = name

@@ -55,6 +55,22 @@ def atomic_write_json(obj, path) -> Path:
     return atomic_write_bytes(path, lambda f: f.write(text.encode()))
 
 
+def read_json(path, what: str = "JSON file") -> dict:
+    """A JSON object from ``path``; a clear ValueError naming the file when it is missing, cut
+    short or not an object."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{what} not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read {what} {path} ({e}): the file is damaged or cut short; "
+                         "restore it or start the run again") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} {path} holds a {type(value).__name__}, not a JSON object")
+    return value
+
+
 def portable_path(path) -> str | None:
     """A path as it may be written into a committed file: relative to the working folder when
     inside it, ``~/...`` under the home folder; else ``.../<name>`` (the machine's folders stay
@@ -142,14 +158,24 @@ def load_scheduler_state(scheduler, state: dict) -> None:
     scheduler.load_state_dict(state)
 
 
-def load_checkpoint(path) -> dict:
-    """Read a checkpoint with ``weights_only=True`` onto the CPU; a clear ValueError when the file
-    is missing or unreadable."""
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Read a checkpoint with ``weights_only=True`` (no pickled code runs); a clear ValueError when
+    the file is missing, damaged, or holds something other than a dict of tensors (a bare tensor,
+    a list)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"checkpoint not found: {path} (train one with `python -m panet_min.train "
                          "--out RUN_DIR`, which writes RUN_DIR/checkpoint.pt)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for a truncated or foreign file
-        raise ValueError(f"cannot read checkpoint {path}: {e}") from e
+        # torch's own message suggests weights_only=False, which would run the file's code: not repeated
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            first = "it holds Python objects other than tensors, numbers and strings"
+        raise ValueError(f"cannot read checkpoint {path}: {first}. The file is damaged, cut short, or not a "
+                         "panet_min checkpoint: train again, or give the checkpoint.pt of a finished run") from None
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint (a dict with the model's "
+                         "state): give the checkpoint.pt that panet_min.train writes")
+    return ckpt

@@ -16,13 +16,13 @@ def _rank(name: str, t: torch.Tensor, rank: int, layout: str) -> None:
         raise ValueError(f"{name} must have shape {layout} ({rank} dims), got {tuple(t.shape)}")
 
 
-def check_episode(support_images, support_fg, support_bg, query_images) -> None:
+def check_episode(support_images, support_fg, support_bg, query_images, allow_empty: bool = False) -> None:
     """Validate one batch of episodes for :class:`panet_min.PANet`.
 
     ``support_images [B,N,K,3,H,W]``, ``support_fg``/``support_bg [B,N,K,H,W]``
     in {0,1}, ``query_images [B,Q,3,H,W]``. Raises ValueError on wrong ranks,
     sizes that differ, non-finite pixels, masks that are not {0,1}, or a support
-    foreground mask with no pixel (naming the episode, way and shot).
+    foreground mask with no pixel (naming the episode, way and shot) unless ``allow_empty``.
     """
     _rank("support_images", support_images, 6, "[B, N, K, 3, H, W]")
     _rank("support_fg", support_fg, 5, "[B, N, K, H, W]")
@@ -48,7 +48,7 @@ def check_episode(support_images, support_fg, support_bg, query_images) -> None:
         if not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name} contains NaN or infinite pixel values")
     empty = (support_fg.flatten(3).sum(-1) == 0).nonzero()
-    if len(empty):
+    if len(empty) and not allow_empty:
         b, n, k = empty[0].tolist()
         raise ValueError(f"empty support foreground mask: episode {b}, way {n}, shot {k} has no foreground "
                          "pixel (a prototype needs at least one)")

@@ -18,9 +18,11 @@ from .data.episodes import ANNOTATIONS
 from .data.registry import DATASETS
 
 BACKBONES = ("vgg16", "small")
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
 # The command-line flags that take one of a few values (both CLIs).
-CHOICES = {"dataset": DATASETS, "backbone": BACKBONES, "device": DEVICES, "annotation": ANNOTATIONS}
+CHOICES = {"dataset": DATASETS, "backbone": BACKBONES, "device": DEVICES, "annotation": ANNOTATIONS,
+           "precision": PRECISIONS}
 
 
 def _field(default, help: str):
@@ -93,19 +95,22 @@ class TrainConfig(_EpisodeConfig):
     backbone: str = _field("vgg16", "vgg16 (the paper's) | small (CPU demos)")
     weights: str | None = _field(None, "imagenet | torchvision | none | PATH (default: imagenet for vgg16, "
                                        "none for small)")
-    device: str = _field("auto", "auto (CUDA when available) | cpu | cuda")
+    device: str = _field("auto", "auto (CUDA, else Apple MPS, else CPU) | cpu | cuda | mps")
     seed: int = _field(1234, "seed of the episodes and of every random number")
     out: str | None = _field(None, "run folder (default runs/<auto>)")
     lr: float = _field(1e-3, "SGD learning rate")
     momentum: float = _field(0.9, "SGD momentum")
     weight_decay: float = _field(5e-4, "SGD weight decay (on every parameter, as the original)")
-    milestones: list = _field([10000, 20000], "steps after which lr is multiplied by --gamma")
+    milestones: list | None = _field(None, "steps after which lr is multiplied by --gamma (default: 1/3 and "
+                                           "2/3 of --iters, the original's 10000,20000 of 30000)")
     gamma: float = _field(0.1, "lr factor at each milestone")
     par_weight: float = _field(1.0, "lambda of the PAR loss (0: no PAR)")
     alpha: float = _field(20.0, "cosine scale")
     episodes_per_step: int = _field(1, "episodes per optimizer step (1 = the original)")
-    amp: bool = _field(False, "bf16 autocast")
-    channels_last: bool = _field(False, "channels-last memory format")
+    precision: str = _field("auto", "auto (bf16 autocast + channels-last on CUDA and on a CPU with native "
+                                    "bf16, AMX or AVX512-BF16; fp32 elsewhere) | fp32 | bf16")
+    amp: bool = _field(False, "bf16 autocast (the same as --precision bf16)")
+    channels_last: bool = _field(False, "channels-last memory format (implied by bf16)")
     compile: bool = _field(False, "torch.compile the encoder")
     workers: int = _field(0, "data loader processes")
     checkpoint_every: int = _field(1000, "write RUN_DIR/checkpoint.pt every N steps (resume from it)")
@@ -139,6 +144,9 @@ class TrainConfig(_EpisodeConfig):
                 raise ValueError(f"{name} must be a non-negative number, got {getattr(self, name)!r}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
+        _check_choice("precision", self.precision, PRECISIONS)
+        if self.milestones is None:  # the schedule's thirds, as the original's 10k/20k of 30k
+            self.milestones = [round(self.iters / 3), round(2 * self.iters / 3)]
         self.milestones = [int(m) for m in self.milestones]
 
 
@@ -167,12 +175,19 @@ class EvalConfig(_EpisodeConfig):
                                        "(default: imagenet for vgg16)")
     alpha: float | None = _field(None, "cosine scale (default: the checkpoint's, else 20)")
     batch_size: int = _field(1, "episodes per forward pass")
-    amp: bool = _field(False, "bf16 autocast")
-    channels_last: bool = _field(False, "channels-last memory format")
-    device: str = _field("auto", "auto (CUDA when available) | cpu | cuda")
+    precision: str = _field("auto", "auto (bf16 autocast + channels-last on CUDA and on a CPU with native "
+                                    "bf16, AMX or AVX512-BF16; fp32 elsewhere) | fp32 | bf16")
+    amp: bool = _field(False, "bf16 autocast (the same as --precision bf16)")
+    channels_last: bool = _field(False, "channels-last memory format (implied by bf16)")
+    device: str = _field("auto", "auto (CUDA, else Apple MPS, else CPU) | cpu | cuda | mps")
     workers: int = _field(0, "data loader processes")
     out: str | None = _field(None, "results JSON (default results/<auto>.json)")
     scribble_antialias: bool = _field(False, "the original's antialiased scribble resize")
+    scribble_seed: int = _field(0, "seed of the scribble robot, for datasets whose scribbles it draws (MSRC)")
+    allow_class_overlap: bool = _field(False, "score a checkpoint on classes it was trained on (refused "
+                                              "otherwise; recorded in the results)")
+    prototype_distance: bool = _field(False, "also measure, per episode, the distance between each way's "
+                                             "support prototype and the query's own (Euclidean and cosine)")
     scribble_dilation: int = _field(0, "the original's minimum filter on scribbles (pixels)")
     cache_features: bool = _field(False, "encode each distinct image once (same numbers: the model is in "
                                          "eval mode; memory grows with the distinct images, ~2 MB each at "
@@ -185,11 +200,12 @@ class EvalConfig(_EpisodeConfig):
         _check_choice("dataset", self.dataset, DATASETS)
         _check_choice("annotation", self.annotation, ANNOTATIONS)
         _check_choice("device", self.device, DEVICES)
+        _check_choice("precision", self.precision, PRECISIONS)
         if self.backbone is not None:
             _check_choice("backbone", self.backbone, BACKBONES)
         _check_positive(self, ("ways", "shots", "queries", "runs", "episodes", "image_size", "batch_size",
                                "visualize_count"))
-        for name in ("fold", "workers", "seed", "scribble_dilation"):
+        for name in ("fold", "workers", "seed", "scribble_dilation", "scribble_seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -217,7 +233,7 @@ def add_config_arguments(parser, cls) -> None:
         if kind == "bool":
             parser.add_argument(flag, action="store_true", **kw)
             continue
-        if kind == "list":
+        if kind.startswith("list"):
             kw["type"] = lambda s: [int(x) for x in s.split(",") if x.strip()]
             kw["metavar"] = "N,N,..."
         else:

@@ -21,14 +21,12 @@ same numbers on any number of workers.
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
-import json
 import math
-import platform
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,65 +34,32 @@ import torch
 
 from .checkpoint import atomic_write_json, load_checkpoint, portable_path, portable_text, seed_everything
 from .config import EvalConfig, add_config_arguments
+from .counts import load_partial, remove_partial, save_counts, save_partial
 from .data.episodes import TENSOR_KEYS, collate_episodes, episode_loader
+from .diagnostics import prototype_distances, query_prototypes
 from .distributed import parameter_digest
+from .loading import check_compatible, checkpoint_config, load_model_weights, model_state, to_device
 from .metrics import FewShotMeter
-from .model import PANet
-from .runsetup import (default_split, open_split, precision_context, precision_name, progress_bar,
-                       resolve_device, run_command)
-from .schema import SCHEMA, validate_results
+from .model import PANet, predict
+from .runsetup import (default_split, machine, open_split, precision_context, progress_bar, resolve_device,
+                       resolve_precision, run_command)
+from .records import check_results_path, data_identity, default_results_path, summary, weak_description
+from .schema import validate_results
 
 
 
-def checkpoint_identity(checkpoint) -> str:
-    """``<run folder>-par`` / ``<run folder>-nopar`` for ``RUN/checkpoint.pt`` of
-    :mod:`panet_min.train` (PAR from the checkpoint's ``par_weight``); the file's stem for a
-    checkpoint named otherwise or without a config (a plain state dict)."""
-    path = Path(checkpoint)
-    name = path.parent.name if path.name == "checkpoint.pt" and path.parent.name else path.stem
-    ckpt = load_checkpoint(path)
-    cfg = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else None
-    if cfg is None or "par_weight" not in cfg:
-        return name
-    return f"{name}-{'par' if float(cfg['par_weight']) > 0 else 'nopar'}"
-
-
-def default_results_path(config: EvalConfig, split: str) -> Path:
-    """``results/<dataset>_fold<f>_<N>way_<K>shot_<annotation>_<split>_<model>.json``, model =
-    :func:`checkpoint_identity` of ``config.checkpoint``, or ``notrain-<backbone>``: two
-    checkpoints never share a default name."""
-    model = checkpoint_identity(config.checkpoint) if config.checkpoint else f"notrain-{config.backbone or 'vgg16'}"
-    return Path("results") / (f"{config.dataset}_fold{config.fold}_{config.ways}way_{config.shots}shot_"
-                              f"{config.annotation}_{split}_{model}.json")
-
-
-def load_model_weights(model: PANet, state: dict) -> None:
-    """Load a state dict of :class:`PANet` (``encoder.features.N.*``), or an original PANet
-    snapshot (``module.encoder...``): then the conv tensors are copied in order, as the
-    original's encoder initialisation does."""
-    try:
-        model.load_state_dict(state)
-        return
-    except RuntimeError as e:
-        error = e
-    from .backbone import copy_conv_tensors
-
-    tensors = [v for k, v in state.items() if "encoder" in k and k.endswith(("weight", "bias"))]
-    try:
-        copy_conv_tensors(model.encoder, tensors)
-    except ValueError as e:
-        raise ValueError(f"checkpoint does not fit the {getattr(model.encoder, 'name', '')} encoder: {e}; "
-                         f"loading it as a panet_min state dict said: {error}") from None
-
-
-def _build(config: EvalConfig, device: torch.device) -> tuple[PANet, dict]:
-    """The model to evaluate and a description of its weights."""
+def build_for_evaluation(config: EvalConfig, device: torch.device, test_classes) -> tuple[PANet, dict]:
+    """The model to evaluate and a description of its weights. A checkpoint trained on another
+    dataset, or on a class under test, is refused (:func:`panet_min.loading.check_compatible`)."""
     from .backbone import build_encoder
 
     ckpt, trained_config, step = None, {}, None
     if config.checkpoint is not None:
         ckpt = load_checkpoint(config.checkpoint)
-        trained_config = dict(ckpt["config"]) if isinstance(ckpt.get("config"), dict) else {}
+        trained_config = checkpoint_config(ckpt, config.checkpoint) or {}
+        check_compatible(trained_config, config.dataset, test_classes, config.checkpoint,
+                         allow_overlap=config.allow_class_overlap)
+        trained_config = dict(trained_config)
         for key in ("data_root", "out"):
             if trained_config.get(key):
                 trained_config[key] = portable_path(trained_config[key])
@@ -107,10 +72,12 @@ def _build(config: EvalConfig, device: torch.device) -> tuple[PANet, dict]:
     alpha = config.alpha if config.alpha is not None else float(trained_config.get("alpha", 20.0))
     if trained_config.get("backbone", backbone) != backbone:
         raise ValueError(f"--backbone {backbone} but {config.checkpoint} holds a {trained_config['backbone']} model")
+    precision = resolve_precision(config.precision, device, config.amp)
+    weak = config.annotation != "mask"  # a weak support may come out empty: a zero prototype, as the original
     if ckpt is not None:
         encoder = build_encoder(backbone, None)
-        model = PANet(encoder, alpha=alpha, par=False, check_inputs=device.type == "cpu")
-        load_model_weights(model, ckpt["model"] if "model" in ckpt else ckpt)
+        model = PANet(encoder, alpha=alpha, par=False, check_inputs=device.type == "cpu", allow_empty_support=weak)
+        load_model_weights(model, model_state(ckpt, config.checkpoint))
         init = ckpt.get("weights_info", "unknown initialisation")
         info = f"trained by panet_min.train ({step} steps), initialised from: {init}" if step is not None \
             else f"weights from {Path(config.checkpoint).name}"
@@ -118,12 +85,10 @@ def _build(config: EvalConfig, device: torch.device) -> tuple[PANet, dict]:
     else:
         weights = config.weights or ("imagenet" if backbone == "vgg16" else None)
         encoder = build_encoder(backbone, None if weights in ("none", "random") else weights)
-        model = PANet(encoder, alpha=alpha, par=False, check_inputs=device.type == "cpu")
+        model = PANet(encoder, alpha=alpha, par=False, check_inputs=device.type == "cpu", allow_empty_support=weak)
     # the weights evaluated, as the training log's ``param_digests`` names them (before any cache wraps the encoder)
     digest = parameter_digest(model)
-    model.to(device).eval()
-    if config.channels_last:
-        model.to(memory_format=torch.channels_last)
+    to_device(model, device, config.channels_last or precision == "bf16").eval()
     if config.cache_features:  # the same numbers, each distinct image encoded once over all runs
         from .feature_cache import CachedEncoder
 
@@ -134,18 +99,19 @@ def _build(config: EvalConfig, device: torch.device) -> tuple[PANet, dict]:
                # read from the checkpoint's config (None: not recorded there, or no training)
                "training_steps": step if ckpt is not None else 0,
                "par_weight": (float(trained_config["par_weight"]) if "par_weight" in trained_config else None),
-               "trained_config": trained_config or None}
+               "trained_config": trained_config or None,
+               "class_overlap_allowed": bool(config.allow_class_overlap)}
     return model, weights
 
 
-def _std(values) -> float:
-    return float(np.std(values))  # ddof 0, as the original
-
-
-def _run_episodes(model, episodes, batch_size: int, device, amp: bool, meter: FewShotMeter,
-                  workers: int = 0, desc: str = "evaluate", progress: bool = True, on_episode=None) -> int:
-    """Record ``episodes`` into ``meter``; returns how many episodes the dataset had redrawn.
-    ``on_episode(batch, b, prediction [Q,H,W])`` is called for each episode (``--visualize``)."""
+def _run_episodes(model, episodes, batch_size: int, device, precision: str, meter: FewShotMeter,
+                  workers: int = 0, desc: str = "evaluate", progress: bool = True, on_episode=None,
+                  distances: list | None = None) -> dict:
+    """Record ``episodes`` into ``meter``; returns ``{"redrawn", "empty_supports"}``: episodes the
+    dataset redrew (a dense support lost its class in the resize) and weak supports that came out
+    empty. ``on_episode(batch, b, prediction [Q,H,W])`` is called for each episode (``--visualize``).
+    ``distances``: a list that receives, per episode, ``[2, N]`` (Euclidean, cosine distance) between
+    each way's support prototype and the query's own prototype (NaN where no query shows the way)."""
     pin = device.type == "cuda"
     if isinstance(episodes, torch.utils.data.Dataset):
         total = len(episodes)
@@ -156,27 +122,42 @@ def _run_episodes(model, episodes, batch_size: int, device, amp: bool, meter: Fe
         it = iter(episodes)
         batches = iter(lambda: list(itertools.islice(it, batch_size)), [])
         batches = (collate_episodes(chunk) for chunk in batches)
-    redrawn = 0
+    counted = {"redrawn": 0, "empty_supports": 0}
     bar = progress_bar(total=total, desc=desc, unit="episode", enabled=progress)
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode(), precision_context(device, amp):
+        with torch.inference_mode(), precision_context(device, precision):
             for batch in batches:
                 x = {k: batch[k].to(device, non_blocking=pin) for k in TENSOR_KEYS}
                 out = model(x["support_images"], x["support_fg"], x["support_bg"], x["query_images"])
-                pred = out.logits.argmax(dim=2)  # [B,Q,H,W] episode labels
+                pred = predict(out.logits)  # [B,Q,H,W] episode labels
+                if distances is not None:
+                    distances.extend(_distances(model, x, out).cpu().numpy())
                 for b, ids in enumerate(batch["class_ids"].tolist()):
                     # model outputs and episode labels are valid by construction: no per-episode sync
                     meter.record(pred[b], x["query_labels"][b], ids, check=device.type != "cuda")
                     if on_episode is not None:
                         on_episode(batch, b, pred[b])
-                redrawn += sum(int(r) > 0 for r in batch.get("redraws", []))
+                counted["redrawn"] += sum(int(r) > 0 for r in batch.get("redraws", []))
+                counted["empty_supports"] += sum(int(e) for e in batch.get("empty_supports", []))
                 bar.update(len(pred))
     finally:
         bar.close()
         model.train(was_training)
-    return redrawn
+    return counted
+
+
+def _distances(model, x: dict, out) -> torch.Tensor:
+    """``[B, 2, N]``: Euclidean and cosine distance of each way's support prototype to the query's
+    own prototype (pooled with the true mask; NaN where no query shows the way)."""
+    B, Q = x["query_images"].shape[:2]
+    feats = model.encoder(x["query_images"].flatten(0, 1)).float()  # a cache hit with --cache-features
+    protos, present = query_prototypes(feats.reshape(B, Q, *feats.shape[1:]), x["query_labels"],
+                                       out.prototypes[1].shape[1])
+    euclid, cosine = prototype_distances(out.prototypes[1], protos)
+    nan = torch.full_like(euclid, float("nan"))
+    return torch.stack([torch.where(present, euclid, nan), torch.where(present, cosine, nan)], 1)
 
 
 def evaluate_episodes(model: PANet, episodes, batch_size: int = 1, n_classes: int | None = None,
@@ -202,55 +183,45 @@ def evaluate_episodes(model: PANet, episodes, batch_size: int = 1, n_classes: in
             n_classes = 255
     device = next(model.parameters()).device
     meter = FewShotMeter(n_classes)
-    _run_episodes(model, episodes, batch_size, device, amp, meter, workers, desc, progress)
+    _run_episodes(model, episodes, batch_size, device, "bf16" if amp else "fp32", meter, workers, desc, progress)
     return meter
 
 
-def _data_identity(dataset: str, root) -> str | None:
-    """What pins the data down, when something does: the generator's parameters of a generated
-    set, the MSRC manifest checked at preparation; None otherwise."""
-    from .data.pascal5i import voc_base
-
-    root = Path(root)
-    if dataset == "synthetic":
-        for meta in (voc_base(root) / "synthetic.json", root / "synthetic.json"):
-            if meta.is_file():
-                return "generated by panet_min.data.synthetic: " + json.dumps(json.loads(meta.read_text()),
-                                                                              sort_keys=True)
-    if dataset == "msrc":
-        from .prepare.msrc import is_prepared, manifest_digest
-
-        if any(is_prepared(p) for p in (root, root.parent, root.parent.parent)):
-            return f"MSRC-v2, every file sha256-checked against the manifest {manifest_digest()}"
-    return None
-
-
-def check_results_path(out: Path, force: bool) -> None:
-    """An existing results file is kept unless ``force``: ValueError naming it and ``--force``."""
-    if out.exists() and not force:
-        raise ValueError(f"{out} already exists: pass --force (evaluate(..., force=True)) to overwrite it, "
-                         "or choose another --out")
-
-
-def evaluate(config: EvalConfig, force: bool = False) -> dict:
+def evaluate(config: EvalConfig, force: bool = False, built: tuple[PANet, dict] | None = None) -> dict:
     """Run the protocol; return the results dict (also written to ``config.out`` or
-    ``results/<auto>.json``, never over an existing file unless ``force``). See the module
-    docstring and ``panet_min/results/README.md``."""
+    ``results/<auto>.json``, never over an existing file unless ``force``), with the per-episode
+    counts beside it (:mod:`panet_min.counts`). Each finished run is saved as it ends, and an
+    interrupted evaluation of the same settings resumes from there. ``built``: the ``(model,
+    weights)`` of :func:`build_for_evaluation` for this config's weights, to share one feature cache
+    between evaluations of one model. See the module docstring and ``panet_min/results/README.md``."""
     from .data import EpisodeDataset, class_names, fold_classes, n_classes
 
     config = EvalConfig.from_dict(config.to_dict())
     t_start = time.perf_counter()
     device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device, config.amp)
     split = config.split or default_split(config.dataset, train=False)
     out = Path(config.out) if config.out else default_results_path(config, split)
     check_results_path(out, force)  # before the work, not after it
-    seed_everything(config.seed)  # a randomly initialised model is the same on every call
-    model, weights = _build(config, device)
-    source, description, data_name = open_split(config.dataset, config.data_root, split)
     classes = fold_classes(config.dataset, config.fold, train=False)
+    seed_everything(config.seed)  # a randomly initialised model is the same on every call
+    model, weights = built if built is not None else build_for_evaluation(config, device, classes)
+    model.allow_empty_support = config.annotation != "mask"
+    source, description, data_name = open_split(config.dataset, config.data_root, split)
+    if hasattr(source, "scribble_seed"):  # scribbles made by the robot (MSRC): which ones
+        source.scribble_seed = config.scribble_seed
+    if config.cache_features:  # then memory is spent anyway: each image also decoded and resized once
+        source.resized_cache = {}
     names = class_names(config.dataset)
-    runs = []
-    for r in range(config.runs):
+    recorded_config = {**config.to_dict(), "data_root": portable_path(config.data_root),
+                       "checkpoint": portable_path(config.checkpoint), "out": portable_path(config.out)}
+    runs, arrays = [], {"class_ids": [], "counts": [], "distances": [], "empty_supports": []}
+    resumed = load_partial(out, recorded_config, weights["parameter_digest"])
+    if resumed is not None:
+        runs, saved = resumed
+        arrays = {k: list(saved[k]) for k in arrays if k in saved} | {k: [] for k in arrays if k not in saved}
+        print(f"resuming {out}: {len(runs)} of {config.runs} runs already done", flush=True)
+    for r in range(len(runs), config.runs):
         seed = config.seed + r
         seed_everything(seed)
         t_run = time.perf_counter()
@@ -259,7 +230,7 @@ def evaluate(config: EvalConfig, force: bool = False) -> dict:
                                  train=False, annotation=config.annotation,
                                  scribble_antialias=config.scribble_antialias,
                                  scribble_dilation=config.scribble_dilation)
-        meter = FewShotMeter(n_classes(config.dataset))
+        meter = FewShotMeter(n_classes(config.dataset), per_episode=True)
         writer = None
         if config.visualize and r == 0:  # run 0: the same episodes for every model
             from .visualize import EpisodeWriter
@@ -269,67 +240,61 @@ def evaluate(config: EvalConfig, force: bool = False) -> dict:
                 ("PAR lambda n/a" if weights["par_weight"] is None else f"PAR lambda={weights['par_weight']:g}")
             writer = EpisodeWriter(config.visualize, config.visualize_count, names, n_classes(config.dataset),
                                    note=textwrap.shorten(note, 90))
-        redrawn = _run_episodes(model, dataset, config.batch_size, device, config.amp, meter, config.workers,
-                                desc=f"run {r + 1}/{config.runs}", on_episode=writer)
+        distances = [] if config.prototype_distance else None
+        counted = _run_episodes(model, dataset, config.batch_size, device, precision, meter, config.workers,
+                                desc=f"run {r + 1}/{config.runs}", on_episode=writer, distances=distances)
         if writer is not None:
             print(f"--visualize: {len(writer.written)} episodes drawn into {config.visualize}", flush=True)
         if not meter.seen(classes):
             raise ValueError(f"run {r}: no test class appeared in any query ({config.episodes} episodes)")
         class_iou, mean_iou = meter.mean_iou(classes)  # the mean over the classes seen (FewShotMeter)
         binary, binary_mean = meter.binary_iou()
-        runs.append({"seed": seed, "mean_iou": mean_iou, "binary_iou": binary_mean,
-                     "class_iou": {str(c): (None if math.isnan(v) else v) for c, v in zip(classes, class_iou)},
-                     "binary_class_iou": binary, "unseen_classes": [c for c, v in zip(classes, class_iou)
-                                                                     if math.isnan(v)],
-                     "n_queries": meter.n_records, "redrawn_episodes": redrawn,
-                     "wall_time_s": time.perf_counter() - t_run})
-        print(f"run {r + 1}/{config.runs} (seed {seed}): mean-IoU {runs[-1]['mean_iou']:.4f}  "
+        run = {"seed": seed, "mean_iou": mean_iou, "binary_iou": binary_mean,
+               "class_iou": {str(c): (None if math.isnan(v) else v) for c, v in zip(classes, class_iou)},
+               "binary_class_iou": binary, "unseen_classes": [c for c, v in zip(classes, class_iou)
+                                                               if math.isnan(v)],
+               "n_queries": meter.n_records, "redrawn_episodes": counted["redrawn"],
+               "empty_supports": counted["empty_supports"], "wall_time_s": time.perf_counter() - t_run}
+        ids, counts = meter.episode_counts()
+        arrays["class_ids"].append(ids)
+        arrays["counts"].append(counts)
+        arrays["empty_supports"].append(counted["empty_supports"])
+        if distances is not None:
+            d = np.stack(distances)  # [E, 2, N]
+            arrays["distances"].append(d)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a way no query showed: NaN, left out
+                run["prototype_distance"] = {"euclidean": float(np.nanmean(d[:, 0])),
+                                             "cosine": float(np.nanmean(d[:, 1]))}
+        runs.append(run)
+        save_partial(out, {"config": recorded_config, "parameter_digest": weights["parameter_digest"], "runs": runs},
+                     _stacked(arrays))
+        print(f"run {r + 1}/{config.runs} (seed {seed}): mean-IoU {run['mean_iou']:.4f}  "
               f"binary IoU {binary_mean:.4f}", flush=True)
 
-    per_class = []
-    for c in classes:
-        values = [run["class_iou"][str(c)] for run in runs if run["class_iou"][str(c)] is not None]
-        per_class.append({"id": c, "name": names[c - 1], "mean": float(np.mean(values)) if values else None,
-                          "std": _std(values) if values else None, "n_runs": len(values)})
-    mious, bious = [run["mean_iou"] for run in runs], [run["binary_iou"] for run in runs]
-    results = {
-        "schema": SCHEMA,
-        "config": {**config.to_dict(), "data_root": portable_path(config.data_root),
-                   "checkpoint": portable_path(config.checkpoint), "out": portable_path(config.out)},
-        "data": {"dataset": data_name, "description": portable_text(description),
-                 "identity": _data_identity(data_name, source.root if hasattr(source, "root") else "."),
-                 "split": split, "fold": config.fold,
-                 "test_classes": classes, "class_names": [names[c - 1] for c in classes],
-                 "annotation": config.annotation},
-        "model": weights,
-        "protocol": {"ways": config.ways, "shots": config.shots, "queries": config.queries,
-                     "runs": config.runs, "episodes": config.episodes, "seeds": [run["seed"] for run in runs],
-                     "image_size": config.image_size,
-                     "metric": "FewShotMeter (official Metric, vectorised; mean-IoU over the classes seen)"},
-        "runs": runs,
-        "mean_iou": {"mean": float(np.mean(mious)), "std": _std(mious)},
-        "binary_iou": {"mean": float(np.mean(bious)), "std": _std(bious)},
-        "class_iou": per_class,
-        "wall_time_s": time.perf_counter() - t_start,
-        "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                   else f"cpu ({platform.processor() or platform.machine()})"),
-        "precision": precision_name(config.amp), "amp": config.amp, "batch_size": config.batch_size,
-        "torch_version": torch.__version__,
-        "panet_min_version": _version(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
+    results = summary(config, recorded_config, runs, classes, names, weights)
+    results["data"] = {"dataset": data_name, "description": portable_text(description),
+                       "identity": data_identity(data_name, source.root if hasattr(source, "root") else "."),
+                       "split": split, "fold": config.fold,
+                       "test_classes": classes, "class_names": [names[c - 1] for c in classes],
+                       "annotation": config.annotation, "weak_supports": weak_description(config, source)}
+    results.update({"wall_time_s": time.perf_counter() - t_start,
+                    "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                               else f"cpu ({machine(device)['cpu']})"),
+                    "machine": machine(device), "precision": precision, "amp": precision == "bf16"})
     validate_results(results)
     check_results_path(out, force)  # a file another evaluation wrote meanwhile is kept too
+    save_counts(out, _stacked(arrays))
     atomic_write_json(results, out)
+    remove_partial(out)
     print(f"mean-IoU {results['mean_iou']['mean']:.4f} +- {results['mean_iou']['std']:.4f}  binary IoU "
           f"{results['binary_iou']['mean']:.4f} +- {results['binary_iou']['std']:.4f}  -> {out}", flush=True)
     return results
 
 
-def _version() -> str:
-    from . import __version__
-    return __version__
-
+def _stacked(arrays: dict) -> dict:
+    return {k: np.stack(v) if k != "empty_supports" else np.asarray(v, dtype=np.int64)
+            for k, v in arrays.items() if len(v)}
 
 
 def main(argv=None) -> int:

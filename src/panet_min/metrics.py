@@ -69,13 +69,15 @@ class FewShotMeter:
     only in short runs, which ``evaluate`` records in ``unseen_classes``).
     """
 
-    def __init__(self, n_classes: int = 20):
+    def __init__(self, n_classes: int = 20, per_episode: bool = False):
         self.n_classes = n_classes
+        self.per_episode = per_episode
         self._index = self._ones = None  # int64 [pixels]: the confusion index, and ones to count
         self.reset()
 
     def reset(self) -> None:
         self._acc = None  # [3, n_classes + 1]: TP, FP, FN per global id (numpy, or a tensor on CUDA)
+        self._episodes = []  # per_episode: (class ids, counts [3, 1+N]) of each record
         self.n_records = 0
 
     def record(self, pred, target, class_ids, check: bool = True) -> None:
@@ -94,7 +96,29 @@ class FewShotMeter:
         conf = self._confusion(pred, target, L, check)
         parts = _sums_host(conf, L) if isinstance(conf, np.ndarray) else _sums_device(conf, L)
         self._add(parts, ids)
+        if self.per_episode:
+            self._episodes.append((ids, parts))
         self.n_records += conf.shape[0]
+
+    def episode_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The counts of each :meth:`record` call (``per_episode=True``): ``(class_ids [E, N] int64,
+        counts [E, 3 (TP, FP, FN), 1+N] int64)``, label 0 the background. Summing them per global
+        id gives this meter's totals (:func:`panet_min.stats.counts_to_iou`). Every record must have
+        the same N."""
+        if not self.per_episode:
+            raise ValueError("FewShotMeter(per_episode=True) keeps the counts of each episode")
+        if not self._episodes:
+            return np.zeros((0, 0), np.int64), np.zeros((0, 3, 1), np.int64)
+        ways = {len(ids) for ids, _ in self._episodes}
+        if len(ways) > 1:
+            raise ValueError(f"episodes with different numbers of ways {sorted(ways)}: one array cannot hold them")
+        ids = np.array([ids for ids, _ in self._episodes], dtype=np.int64).reshape(len(self._episodes), -1)
+        parts = [p for _, p in self._episodes]
+        if isinstance(parts[0], torch.Tensor):
+            counts = torch.stack(parts).round().to(torch.int64).cpu().numpy()
+        else:
+            counts = np.array(parts, dtype=np.int64)
+        return ids, counts
 
     def _range_error(self, L: int) -> ValueError:
         return ValueError(f"pred must be in 0..{L - 1} and target in 0..{L - 1} or 255 for a {L - 1}-way episode")

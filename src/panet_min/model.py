@@ -47,17 +47,29 @@ class PANet(nn.Module):
     paper's initialisation). ``alpha``: the cosine scale (20). ``par``: compute
     the prototype alignment loss in training mode. ``check_inputs``: validate
     shapes and masks (one host sync; a training loop on a GPU whose data is
-    already validated may turn it off).
+    already validated may turn it off). ``allow_empty_support``: accept a support
+    foreground mask with no pixel (its prototype is zero, as in the original); weak
+    supports evaluate with it, dense ones refuse.
     """
 
     def __init__(self, encoder: nn.Module | None = None, alpha: float = 20.0, par: bool = True,
-                 check_inputs: bool = True, pooling: str = "adjoint"):
+                 check_inputs: bool = True, pooling: str = "adjoint", allow_empty_support: bool = False):
         super().__init__()
+        # an empty support mask pools a zero prototype, as the original (weak supports may be empty)
+        self.allow_empty_support = allow_empty_support
         self.encoder = encoder if encoder is not None else vgg16_encoder()
         self.alpha = alpha
         self.par = par
         self.check_inputs = check_inputs
         self.pooling = pooling
+
+    @classmethod
+    def from_checkpoint(cls, path, map_location="cpu", alpha: float | None = None) -> "PANet":
+        """The trained model a ``checkpoint.pt`` of :mod:`panet_min.train` holds, in eval mode, its
+        training config in ``model.config`` (:func:`panet_min.loading.from_checkpoint`)."""
+        from .loading import from_checkpoint
+
+        return from_checkpoint(path, map_location=map_location, alpha=alpha)
 
     @property
     def weights_info(self) -> str:
@@ -66,7 +78,7 @@ class PANet(nn.Module):
     def forward(self, support_images: torch.Tensor, support_fg: torch.Tensor, support_bg: torch.Tensor,
                 query_images: torch.Tensor) -> PANetOutput:
         if self.check_inputs:
-            check_episode(support_images, support_fg, support_bg, query_images)
+            check_episode(support_images, support_fg, support_bg, query_images, self.allow_empty_support)
         B, N, K = support_images.shape[:3]
         Q = query_images.shape[1]
         H, W = support_images.shape[-2:]
@@ -117,8 +129,10 @@ def query_loss(logits: torch.Tensor, query_labels: torch.Tensor) -> torch.Tensor
 
 
 def predict(logits: torch.Tensor) -> torch.Tensor:
-    """``[..., 1+N, H, W] -> [..., H, W]`` episode labels (0 = background)."""
-    return logits.argmax(dim=-3)
+    """``[..., 1+N, H, W] -> [..., H, W]`` episode labels (0 = background): the argmax over the
+    channels, first index on ties. Computed as ``max(...).indices`` (the same indices): on a CPU,
+    ``argmax`` over a dimension of 2 or 6 channels is about 14 times slower at 241 x 241."""
+    return logits.max(dim=-3).indices
 
 
 __all__ = ["PANet", "PANetOutput", "query_loss", "predict"]

@@ -6,8 +6,9 @@
 - :func:`show_progress`: a tqdm bar only on an interactive terminal, never under CI (logs then get
   one line per log step instead of bar redraws);
 - :func:`progress_bar`: a tqdm bar that follows that rule;
-- :func:`precision_context` / :func:`precision_name`: bf16 autocast or plain fp32, and its name as
-  results record it;
+- :func:`resolve_precision`: "auto" -> bf16 (autocast + channels_last) on CUDA and on a CPU with
+  native bf16 (:func:`native_bf16_cpu`), fp32 otherwise; :func:`precision_context` enters it;
+- :func:`machine`: the processor (or GPU) and its bf16 support, as every result records them;
 - :func:`run_command`: how both command lines report bad input (one line, exit status 2).
 """
 from __future__ import annotations
@@ -35,24 +36,88 @@ def progress_bar(total: int | None = None, desc: str = "", unit: str = "it", ena
     return tqdm(total=total, desc=desc, unit=unit, disable=not (enabled and show_progress()), **kw)
 
 
-def precision_context(device: torch.device, amp: bool):
-    """bf16 autocast on ``device`` when ``amp``, else a no-op context (fp32)."""
-    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+def precision_context(device: torch.device, precision: str | bool):
+    """bf16 autocast on ``device`` when ``precision`` is "bf16" (or True), else a no-op context (fp32)."""
+    bf16 = precision is True or precision == "bf16"
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
-def precision_name(amp: bool) -> str:
-    """"bf16" (autocast; PANet's head still runs in fp32, see :class:`panet_min.model.PANet`) or "fp32"."""
-    return "bf16" if amp else "fp32"
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (``/proc/cpuinfo``; empty where that file does not exist)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+# Instructions that run bf16 matrix products natively (Intel AMX, AVX512-BF16 on Intel and AMD).
+NATIVE_BF16 = ("amx_bf16", "avx512_bf16")
+
+
+def native_bf16_cpu() -> bool:
+    """True when the CPU multiplies bf16 natively (:data:`NATIVE_BF16`); elsewhere bf16 is emulated
+    and usually slower than fp32."""
+    return any(flag in cpu_flags() for flag in NATIVE_BF16)
+
+
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def machine(device: torch.device) -> dict:
+    """What a result records of the machine: ``{"device", "cpu", "cpu_bf16"}`` (GPU name or "cpu";
+    the processor's model; its native bf16 flags)."""
+    device = torch.device(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    return {"device": name, "cpu": cpu_model(), "cpu_bf16": [f for f in NATIVE_BF16 if f in cpu_flags()]}
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str, device: torch.device, amp: bool = False) -> str:
+    """"bf16" or "fp32". "auto": bf16 on CUDA and on a CPU with native bf16, fp32 elsewhere (MPS,
+    older CPUs). ``amp`` (the older ``--amp`` switch) asks for bf16. The model's head (pooling,
+    cosine, PAR) stays in fp32 either way (:class:`panet_min.model.PANet`)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if amp and precision != "fp32":
+        return "bf16"
+    if precision != "auto":
+        return precision
+    kind = torch.device(device).type
+    return "bf16" if kind == "cuda" or (kind == "cpu" and native_bf16_cpu()) else "fp32"
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
 
 
 def resolve_device(name: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU -> ValueError."""
+    """"auto" -> CUDA, else Apple's MPS, else the CPU (the first torch reports available); a
+    device asked for by name that torch does not see -> ValueError."""
     if name not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {name!r}")
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+        name = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for but torch sees no CUDA GPU; use --device cpu")
+    if name == "mps" and not _mps_available():
+        raise ValueError("--device mps was asked for but torch sees no Apple GPU (MPS); use --device cpu")
     return torch.device(name)
 
 

@@ -13,9 +13,11 @@ What it writes to ``RUN_DIR`` (rank 0 only):
   numpy, python states), ``config``, ``weights_info``, ``format``; ``torch.load(weights_only=True)``;
 - ``step-NNNNN.pt`` every ``keep_every`` steps (0: never): the model's weights at that step, with
   ``step``, ``config`` and ``weights_info``, for a training curve;
-- ``log.jsonl``, one JSON object a line: ``{"event": "start", ...}``; every ``log_every`` steps
-  ``{"event": "step", "step", "loss", "query_loss", "par_loss", "lr", "steps_per_s"}`` (losses
-  averaged over the steps since the last line), plus every ``proto_dist_every`` steps
+- ``log.jsonl``, one JSON object a line: ``{"event": "start", ..., "precision", "machine"}``; every
+  ``log_every`` steps ``{"event": "step", "step", "loss", "query_loss", "par_loss", "lr",
+  "steps_per_s"}`` (losses averaged over the steps since the last line) with the collapse
+  diagnostics of :mod:`panet_min.diagnostics` (``grad_norm``, ``grad_norm_blockB``,
+  ``grad_norm_max``, ``loss_max``, ``proto_norm_fg``, ``proto_norm_bg``), plus every ``proto_dist_every`` steps
   ``"proto_dist"`` (in the next line): the mean Euclidean distance between the support foreground prototype and the
   query foreground prototype pooled with the query's *true* mask (what the paper plots to show
   that PAR pulls the two together); ``{"event": "end", "param_digests": [one per rank], ...}``.
@@ -25,7 +27,9 @@ whose episodes depend on (seed, index) only, so the data stream needs no state b
 with the optimizer, scheduler and RNG states restored, N straight steps and N/2 + resume to N give
 bit-identical weights on CPU. A killed run loses at most the steps since its last checkpoint.
 
-Fast path (CUDA): ``--amp`` (bf16 autocast), ``--channels-last``, ``--episodes-per-step E``,
+Precision: ``--precision auto`` (the default) trains in bf16 autocast with channels-last tensors on
+CUDA and on a CPU with native bf16 (AMX, AVX512-BF16), in fp32 elsewhere; the run's config records
+the precision it resolved to. Fast path (CUDA): bf16, ``--channels-last``, ``--episodes-per-step E``,
 ``--workers`` with pinned memory and non-blocking copies, ``--compile`` (the encoder), no host
 sync between log lines (the model's input checks are off on CUDA: the episodes are valid by
 construction). E > 1 averages the loss over E episodes, i.e. a batch of E at the same lr: not the
@@ -43,14 +47,15 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import distributed
-from .backbone import build_encoder
-from .checkpoint import (CHECKPOINT_FORMAT, atomic_save, load_checkpoint, load_scheduler_state, portable_text,
-                         rng_state, scheduler_state, seed_everything, set_rng_state)
+from .checkpoint import (CHECKPOINT_FORMAT, atomic_save, atomic_write_json, load_checkpoint, load_scheduler_state,
+                         portable_text, read_json, rng_state, scheduler_state, seed_everything, set_rng_state)
 from .config import TrainConfig, add_config_arguments
 from .data.episodes import TENSOR_KEYS
-from .model import PANet, query_loss
-from .prototypes import EPS, masked_average_pooling
-from .runsetup import precision_context, progress_bar, resolve_device, run_command, training_source
+from .diagnostics import StepSignals, prototype_distance
+from .loading import build_model
+from .model import query_loss
+from .runsetup import (machine, precision_context, progress_bar, resolve_device, resolve_precision, run_command,
+                       training_source)
 
 # Settings a resumed run may change; every other one must match the checkpoint's.
 RESUMABLE = ("iters", "checkpoint_every", "keep_every", "log_every", "proto_dist_every", "workers", "device",
@@ -59,42 +64,6 @@ RESUMABLE = ("iters", "checkpoint_every", "keep_every", "log_every", "proto_dist
 
 def default_run_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{config.dataset}_fold{config.fold}_{config.ways}way_{config.shots}shot"
-
-
-def build_model(config, device: torch.device) -> PANet:
-    """PANet with the configured encoder and weights, on ``device``."""
-    weights = None if config.weights in (None, "none", "random") else config.weights
-    encoder = build_encoder(config.backbone, weights)
-    model = PANet(encoder, alpha=config.alpha, par=getattr(config, "par_weight", 0) > 0,
-                  check_inputs=device.type == "cpu")
-    model.to(device)
-    if config.channels_last:
-        model.to(memory_format=torch.channels_last)
-    return model
-
-
-def prototype_distance(model: PANet, query_images: torch.Tensor, query_labels: torch.Tensor,
-                       support_fg: torch.Tensor) -> torch.Tensor:
-    """Mean ``||p_support - p_query||_2`` over the (episode, way) pairs whose class is in a query.
-
-    ``query_images [B,Q,3,H,W]``, ``query_labels [B,Q,H,W]`` (0..N, 255), ``support_fg [B,N,C]``
-    (the model's foreground prototypes). Query prototype of way n = masked average pooling
-    (as for the foreground prototype) of the query features with the true mask ``label == n``, summed over the Q queries.
-    A scalar tensor (NaN when no query shows any of its ways).
-    """
-    B, Q = query_images.shape[:2]
-    N = support_fg.shape[1]
-    with torch.no_grad():
-        feats = model.encoder(query_images.flatten(0, 1)).float()
-        feats = feats.reshape(B, 1, Q, *feats.shape[1:]).expand(B, N, Q, *feats.shape[1:])
-        ways = torch.arange(1, N + 1, device=query_labels.device).view(1, N, 1, 1, 1)
-        masks = (query_labels.unsqueeze(1) == ways).float()  # [B,N,Q,H,W]
-        area = masks.sum(dim=(-2, -1))  # [B,N,Q]
-        pooled = masked_average_pooling(feats, masks)  # [B,N,Q,C]
-        query_fg = (pooled * (area + EPS).unsqueeze(-1)).sum(2) / (area.sum(2) + EPS).unsqueeze(-1)
-        dist = (query_fg - support_fg.detach().float()).norm(dim=-1)  # [B,N]
-        present = area.sum(2) > 0
-        return (dist * present).sum() / present.sum()
 
 
 def _check_resume(config: TrainConfig, saved: dict, path: Path) -> None:
@@ -161,10 +130,17 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
     run_dir = Path(config.out) if config.out else default_run_dir(config)
     config.out = str(run_dir)
     config.device = device.type
+    config.precision = resolve_precision(config.precision, device, config.amp)  # recorded as resolved
+    config.amp = config.precision == "bf16"
     ckpt_path = run_dir / "checkpoint.pt"
     checkpoint = None
     if resume:
         checkpoint = load_checkpoint(ckpt_path)
+        missing = [k for k in ("config", "model", "optimizer", "scheduler", "step", "rng") if k not in checkpoint]
+        if missing:
+            raise ValueError(f"cannot resume from {ckpt_path}: it lacks {', '.join(missing)} (a weights-only "
+                             "file such as step-NNNNN.pt, or not written by panet_min.train); resume from the "
+                             "run's own checkpoint.pt or start a new run with another --out")
         _check_resume(config, checkpoint["config"], ckpt_path)
         if int(checkpoint["step"]) >= config.iters:
             raise ValueError(f"{ckpt_path} is already at step {checkpoint['step']} >= --iters {config.iters}: "
@@ -203,10 +179,11 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
 
     if world.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(config.to_json() + "\n")
+        atomic_write_json(config.to_dict(), run_dir / "config.json")
     log = _Log(run_dir / "log.jsonl", world.is_main, start if resume else None)
     log.write(event="resume" if resume else "start", step=start, data=portable_text(description), split=source.split,
-              weights_info=model.weights_info, world_size=W, device=str(device), torch=torch.__version__)
+              weights_info=model.weights_info, world_size=W, device=str(device), torch=torch.__version__,
+              precision=config.precision, machine=machine(device))
 
     def save(step: int) -> None:
         if world.is_main:
@@ -217,9 +194,9 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
         distributed.barrier(world)
 
     model.train()
-    amp = precision_context(device, config.amp)
+    amp = precision_context(device, config.precision)
     pin = device.type == "cuda"
-    sums = torch.zeros(3, device=device)  # loss, query loss, PAR loss since the last log line
+    signals = StepSignals(model.encoder, device)  # losses, gradient and prototype norms since the last log line
     n_summed, proto_dist, t_last, step = 0, None, time.perf_counter(), start
     bar = progress_bar(total=config.iters, initial=start, desc="train", unit="step", enabled=world.is_main)
     for step, batch in enumerate(_step_loader(dataset, start, config, world, pin), start=start):
@@ -234,16 +211,16 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
                 proto_dist = prototype_distance(model, x["query_images"], x["query_labels"], out.prototypes[1])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        signals.add(torch.stack([loss, q_loss, out.par_loss.float()]), out.prototypes)  # before the step
         optimizer.step()
         scheduler.step()
-        sums += torch.stack([loss.detach(), q_loss.detach(), out.par_loss.detach().float()])
         n_summed += 1
         bar.update(1)
         if done % config.log_every == 0 or done == config.iters:
             now = time.perf_counter()
-            loss_v, q_v, par_v = (sums / n_summed).tolist()  # the one host sync per log line
-            record = {"step": done, "loss": loss_v, "query_loss": q_v, "par_loss": par_v,
+            record = {"step": done, **signals.flush(),  # the one host sync per log line
                       "lr": optimizer.param_groups[0]["lr"], "steps_per_s": n_summed / (now - t_last)}
+            loss_v, q_v, par_v = record["loss"], record["query_loss"], record["par_loss"]
             if proto_dist is not None:
                 value = float(proto_dist)
                 record["proto_dist"] = value if value == value else None  # NaN -> null
@@ -253,7 +230,6 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
             if bar.disable and world.is_main:
                 print(f"step {done}/{config.iters}  loss {loss_v:.4f}  (query {q_v:.4f}, PAR {par_v:.4f})  "
                       f"lr {record['lr']:.2e}  {record['steps_per_s']:.2f} steps/s", flush=True)
-            sums.zero_()
             n_summed, t_last = 0, now
         if done % config.checkpoint_every == 0 or done == config.iters:
             save(done)
@@ -286,7 +262,9 @@ def main(argv=None) -> int:
             saved = out / "config.json"
             if not saved.is_file():
                 raise ValueError(f"--resume: no run to resume in {out} ({saved} is missing)")
-            config = TrainConfig.from_dict({**json.loads(saved.read_text()), **args, "out": str(out)})
+            stored = read_json(saved, "the run's config")
+            stored.setdefault("precision", "bf16" if stored.get("amp") else "fp32")  # runs older than --precision
+            config = TrainConfig.from_dict({**stored, **args, "out": str(out)})
         else:
             config = TrainConfig(**args)
         train(config, resume=resume)

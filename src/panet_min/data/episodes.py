@@ -117,7 +117,8 @@ class EpisodeDataset(Dataset):
                 "support_bg_includes_ignore": self.support_bg_includes_ignore,
                 "scribble_antialias": self.scribble_antialias,
                 "scribble_dilation": self.scribble_dilation,
-                "empty_support": f"episode redrawn (up to {MAX_REDRAWS} times); the original pools a zero prototype"}
+                "empty_support": f"dense: episode redrawn (up to {MAX_REDRAWS} times; the original pools a zero "
+                                 "prototype); weak: kept as a zero prototype, and counted"}
 
     def sample_ids(self, i: int, rng: np.random.Generator | None = None) -> dict:
         """Which classes and images episode i uses, without reading pixels.
@@ -150,14 +151,21 @@ class EpisodeDataset(Dataset):
         COCO: the "label" is class_ids[way]'s binary map scaled to that id (0 elsewhere).
         """
         src, size = self.source, self.image_size
-        image = src.image(id_)
-        if src.has_labels:
-            label = src.label(id_)
+        key = (id_, size, None if src.has_labels else class_ids[way])
+        cache = getattr(src, "resized_cache", None)  # evaluation: each image decoded and resized once
+        if cache is not None and key in cache:
+            image, label, raw_hw = cache[key]
         else:
-            label = src.class_mask(id_, class_ids[way]).astype(np.uint8) * np.uint8(class_ids[way])
-        check_same_size(id_, image, label)
-        raw_hw = label.shape
-        image, label = resize_image(image, size), resize_mask(label, size)
+            image = src.image(id_)
+            if src.has_labels:
+                label = src.label(id_)
+            else:
+                label = src.class_mask(id_, class_ids[way]).astype(np.uint8) * np.uint8(class_ids[way])
+            check_same_size(id_, image, label)
+            raw_hw = label.shape
+            image, label = resize_image(image, size), resize_mask(label, size)
+            if cache is not None:
+                cache[key] = (image, label, raw_hw)
         if flip:
             image, label = hflip(image), hflip(label)
         return normalize(image), label, raw_hw
@@ -181,15 +189,19 @@ class EpisodeDataset(Dataset):
         support_images float [N,K,3,S,S] normalised; support_fg, support_bg float [N,K,S,S] in {0,1};
         query_images float [Q,3,S,S]; query_labels int64 [Q,S,S] in {0..N, 255};
         class_ids int64 [N] global ids; query_ways int64 [Q]; support_ids N lists of K ids;
-        query_ids list of Q ids.
+        query_ids list of Q ids; redraws (how often the episode was redrawn); empty_supports (weak
+        supports whose foreground came out empty: kept, pooled as a zero prototype).
         """
-        # A support whose class vanishes in the resize (a thin pole at 241 x 241) or whose
-        # scribble misses the class has no foreground pixel. The original then silently pools
-        # a zero prototype; we redraw the episode instead, deterministically from (seed, i, attempt).
+        # A support whose class vanishes in the resize (a thin pole at 241 x 241) has no foreground
+        # pixel. The original then silently pools a zero prototype; we redraw the episode instead,
+        # deterministically from (seed, i, attempt). The rule looks at the *dense* masks for every
+        # annotation, so that scribble and box episodes are the dense ones (paired comparisons);
+        # a weak support that comes out empty is kept (a zero prototype, as the original) and counted
+        # in ``empty_supports``.
         for attempt in range(MAX_REDRAWS + 1):
             key = (self.seed, int(i)) if attempt == 0 else (self.seed, int(i), attempt)
             episode = self._episode(i, np.random.default_rng(key))
-            if bool((episode["support_fg"].flatten(2).sum(-1) > 0).all()):
+            if episode.pop("dense_present"):
                 episode["redraws"] = attempt
                 return episode
         raise ValueError(f"episode {i}: every one of {MAX_REDRAWS + 1} draws had a support with an empty "
@@ -204,12 +216,14 @@ class EpisodeDataset(Dataset):
         s_img = np.empty((N, K, 3, S, S), np.float32)
         s_fg = np.empty((N, K, S, S), np.float32)
         s_bg = np.empty((N, K, S, S), np.float32)
+        dense_present = True
         for n, c in enumerate(class_ids):
             others = [o for o in class_ids if o != c]
             for k, id_ in enumerate(ep["support_ids"][n]):
                 flip = bool(flips[n * K + k])
                 s_img[n, k], label, raw_hw = self._load(id_, class_ids, n, flip)
                 fg = label == c
+                dense_present &= bool(fg.any())
                 bg = ~fg & ~np.isin(label, others)
                 if not self.support_bg_includes_ignore:
                     bg &= label != 255
@@ -232,7 +246,8 @@ class EpisodeDataset(Dataset):
                 "query_images": t(q_img), "query_labels": t(q_lab),
                 "class_ids": torch.tensor(class_ids, dtype=torch.int64),
                 "query_ways": torch.tensor(ep["query_ways"], dtype=torch.int64),
-                "support_ids": ep["support_ids"], "query_ids": ep["query_ids"]}
+                "support_ids": ep["support_ids"], "query_ids": ep["query_ids"], "dense_present": dense_present,
+                "empty_supports": int((s_fg.reshape(N * K, -1).sum(1) == 0).sum())}
 
 
 def collate_episodes(episodes: list[dict]) -> dict:

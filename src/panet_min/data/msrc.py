@@ -109,3 +109,37 @@ class MSRCSource(Source):
     def label(self, id_: str) -> np.ndarray:
         """uint8 [H,W]: 1..23 legend ids, 255 void (no background 0 in MSRC)."""
         return read_png(self.root / "labels" / f"{id_}.png", "MSRC label map")
+
+    # Weak supports (MSRC has no instance or scribble maps): made from the label maps, per object.
+    scribble_seed = 0  # the seed of the scribble robot (evaluate --scribble-seed)
+
+    def _object_classes(self) -> list[int]:
+        from .folds import fold_classes, n_folds
+
+        return sorted({c for f in range(n_folds("msrc")) for c in fold_classes("msrc", f, train=False)})
+
+    def instances(self, id_: str) -> np.ndarray:
+        """uint8 [H,W]: the fold classes' objects (8-connected components of 100 pixels or more)
+        numbered 1, 2, ...; 0 elsewhere (:func:`panet_min.data.weak.object_map`)."""
+        from .weak import object_map
+
+        return self._weak_cache(("instances", id_), lambda: object_map(self.label(id_), self._object_classes()))
+
+    def scribble(self, id_: str) -> np.ndarray:
+        """uint8 [H,W] scribble map: object k's robot scribble = k (objects as :meth:`instances`), a
+        background scribble = 0 over the pixels of no fold class (stuff, horse; not void), none = 255.
+        Seeded per image by (``scribble_seed``, id)."""
+        from .scribbles import object_scribble_map, scribble_seed
+
+        def make():
+            label = self.label(id_)
+            background = (label != 255) & ~np.isin(label, self._object_classes())
+            return object_scribble_map(self.instances(id_), background, scribble_seed(self.scribble_seed, id_))
+
+        return self._weak_cache(("scribble", self.scribble_seed, id_), make)
+
+    def _weak_cache(self, key, make) -> np.ndarray:
+        cache = self.__dict__.setdefault("_weak_maps", {})  # 591 small maps: kept for the source's life
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]

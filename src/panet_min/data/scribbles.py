@@ -205,6 +205,22 @@ def make_scribble_map(label: np.ndarray, seed: int = 0, ignore: int = 255) -> np
     return out
 
 
+def object_scribble_map(objects: np.ndarray, background: np.ndarray, seed: int = 0) -> np.ndarray:
+    """ScribbleAugAuto-style map with one scribble per object: ``objects`` uint8 [H,W] instance ids
+    (:func:`panet_min.data.weak.object_map`, 0 none), ``background`` bool [H,W] (where a background
+    scribble may go) -> uint8 [H,W]: object k's scribble (inside object k) = k, the background's = 0,
+    none = 255. Deterministic in (objects, background, seed)."""
+    if objects.shape != background.shape:
+        raise ValueError(f"objects {objects.shape} and background {background.shape} differ in size")
+    rng = np.random.default_rng(seed)
+    out = np.full(objects.shape, 255, dtype=np.uint8)
+    for k in (int(v) for v in np.unique(objects) if v not in (0, 255)):
+        region = objects == k
+        out[scribble_robot(region, rng) & region] = k
+    out[scribble_robot(background, rng) & background] = 0
+    return out
+
+
 def scribble_seed(seed: int, image_id: str) -> int:
     """Seed of one image's scribble map: a function of (seed, id) only, so any subset, order or
     number of workers gives the same maps."""

@@ -12,6 +12,12 @@ The model is trained with dense masks; at test time the support masks are replac
 
 Both follow the original code; the masks are computed *after* the maps were resized to the
 episode's image size, as there.
+
+Datasets without instance or scribble maps (MSRC-v2) get them from their label maps, **per object**:
+:func:`object_map` numbers the connected components of each object class (an object = one
+component), and :func:`panet_min.data.scribbles.object_scribble_map` runs the scribble robot on each
+object, so that one support scribble marks one object, as the original's random choice among an
+image's scribble values implies. Boxes come from the same objects.
 """
 
 from __future__ import annotations
@@ -76,6 +82,30 @@ def bbox_support(instances: np.ndarray, class_mask: np.ndarray) -> tuple[np.ndar
     rows, cols = np.nonzero(inst == int(area.argmax()))
     fg[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
     return fg, bg
+
+
+MIN_OBJECT_PIXELS = 100  # a smaller component (a label fragment) is not an object of its own
+
+
+def object_map(label: np.ndarray, object_classes, min_pixels: int = MIN_OBJECT_PIXELS) -> np.ndarray:
+    """Instance map of a label map: ``label`` uint8 [H,W] -> uint8 [H,W], each 8-connected component of
+    each class in ``object_classes`` with at least ``min_pixels`` pixels numbered 1, 2, ... (in class
+    order, then scan order); 0 elsewhere. More than 254 objects -> ValueError."""
+    if label.ndim != 2:
+        raise ValueError(f"object_map expects a 2-D label map, got shape {label.shape}")
+    out = np.zeros(label.shape, np.uint8)
+    n = 0
+    for c in sorted(int(c) for c in object_classes):
+        components, k = ndimage.label(label == c, structure=np.ones((3, 3), bool))
+        if k == 0:
+            continue
+        sizes = np.bincount(components.ravel(), minlength=k + 1)
+        for j in np.flatnonzero(sizes[1:] >= min_pixels) + 1:
+            n += 1
+            if n > 254:
+                raise ValueError("more than 254 objects in one label map: an instance map holds 254")
+            out[components == j] = n
+    return out
 
 
 def resize_scribble(scribble: np.ndarray, size, antialias: bool = False) -> np.ndarray:

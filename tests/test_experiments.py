@@ -1,0 +1,132 @@
+"""The grid command: a declared grid of cells trains, tests and skips what is done; shards split it;
+a bad grid file is refused before any work."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from panet_min.experiments import load_grid, shard, status
+from panet_min.experiments.__main__ import main
+from panet_min.evidence import grid_results
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def write_grid(path: Path, root: Path, extra: str = "") -> Path:
+    path.write_text(f'''
+name = "tiny"
+runs_dir = "{path.parent / 'runs'}"
+results_dir = "{path.parent / 'results'}"
+[train]
+dataset = "pascal"
+data_root = "{root}"
+backbone = "small"
+image_size = 40
+iters = 4
+keep_every = 2
+checkpoint_every = 2
+log_every = 1
+precision = "fp32"
+[evaluate]
+runs = 2
+episodes = 4
+cache_features = true
+precision = "fp32"
+[test_sets]
+s = [{{annotation = "mask", shots = 1, prototype_distance = true}}, {{annotation = "bbox", shots = 2}}]
+[[group]]
+name = "untrained"
+train = false
+fold = [0]
+tests = "s"
+curve = {{runs = 1, episodes = 3}}
+[[group]]
+name = "trained"
+seed = [1, 2]
+fold = [0]
+par_weight = [1.0, 0.0]
+tests = "s"
+curve = {{runs = 1, episodes = 3}}
+{extra}''')
+    return path
+
+
+def test_a_grid_runs_once_and_reports_over_seeds(synthetic_voc_root, tmp_path, capsys):
+    grid_file = write_grid(tmp_path / "g.toml", synthetic_voc_root)
+    grid = load_grid(grid_file)
+    assert [c.name for c in grid.cells] == ["f0-notrain", "f0-1shot-par-s1", "f0-1shot-nopar-s1",
+                                             "f0-1shot-par-s2", "f0-1shot-nopar-s2"]
+    assert main(["run", str(grid_file)]) == 0
+    assert all(status(c, grid) == "done" for c in grid.cells)
+    cell = tmp_path / "results" / "f0-1shot-par-s1"
+    assert sorted(p.name for p in cell.iterdir()) == ["bbox-2shot.json", "bbox-2shot.npz", "config.json", "curve",
+                                                      "log.jsonl", "mask-1shot.json", "mask-1shot.npz"]
+    assert sorted(p.name for p in (cell / "curve").iterdir()) == ["step-00002.json", "step-00002.npz",
+                                                                  "step-00004.json", "step-00004.npz"]
+    assert json.loads((cell / "mask-1shot.json").read_text())["model"]["checkpoint_step"] == 4
+    capsys.readouterr()
+    assert main(["run", str(grid_file)]) == 0  # everything is done: nothing runs again
+    assert "5 of 5 cells done; running 0" in capsys.readouterr().out
+    table = grid_results(tmp_path / "results")
+    assert sorted(table["mask-1shot"][0]) == ["no PAR", "no training", "trained"]
+    assert [len(table["mask-1shot"][0][k]) for k in ("no training", "trained", "no PAR")] == [1, 2, 2]
+
+
+def test_a_killed_training_resumes_inside_the_grid(synthetic_voc_root, tmp_path):
+    from panet_min.experiments.run import train_cell
+    from panet_min.train import train
+
+    grid = load_grid(write_grid(tmp_path / "g.toml", synthetic_voc_root))
+    cell = grid.cells[1]
+    from panet_min.experiments import train_config
+
+    half = train_config(cell, grid)
+    half.iters = 2  # as if killed after step 2 (milestones kept: those of the 4-step schedule)
+    train(half)
+    train_cell(cell, grid)
+    log = (tmp_path / "results" / cell.name / "log.jsonl").read_text().splitlines()
+    events = [json.loads(x)["event"] for x in log]
+    assert events.count("start") == 1 and events.count("resume") == 1 and events[-1] == "end"
+
+
+def test_shards_split_the_cells():
+    cells = list(range(7))
+    parts = [shard(cells, f"{i}/3") for i in range(3)]
+    assert sorted(sum(parts, [])) == cells and parts[0] == [0, 3, 6]
+    for bad in ("3/3", "1", "a/b", "-1/2"):
+        with pytest.raises(ValueError, match="--shard must be I/N"):
+            shard(cells, bad)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('[[group]]\nname = "x"\nseed = [1]\nfold = [0]\nlearning_rate = [0.1]\ntests = "s"\ntag = "lr"', "learning_rate"),
+    ('[[group]]\nname = "x"\nseed = [1]\nfold = [0]\ntests = "s"', "two cells are both named f0-1shot-par-s1"),
+    ('[[group]]\nname = "x"\nseed = [1]\nfold = [0]\ntests = "nope"\ntag = "t"', "a name from \\[test_sets\\]"),
+])
+def test_a_bad_grid_is_refused_before_any_work(synthetic_voc_root, tmp_path, capsys, extra, message):
+    grid_file = write_grid(tmp_path / "g.toml", synthetic_voc_root, extra)
+    assert main(["status", str(grid_file)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    import re
+    assert re.search(message, err[0])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_books_grid_declares_the_evidence():
+    grid = load_grid(REPO / "grids" / "msrc-241.toml")
+    one_shot = [c for c in grid.cells if c.group == "1-shot"]
+    assert len(one_shot) == 18 and {c.train["seed"] for c in one_shot} == {1234, 1235, 1236}
+    assert {(c.fold, c.train["par_weight"]) for c in one_shot} == {(f, p) for f in range(3) for p in (0.0, 1.0)}
+    tests = {(t["annotation"], t["shots"]) for t in one_shot[0].tests}
+    assert tests == {(a, k) for a in ("mask", "scribble", "bbox") for k in (1, 5)}
+    assert [c.name for c in grid.cells if c.train is None] == ["f0-notrain", "f1-notrain", "f2-notrain"]
