@@ -44,6 +44,24 @@ def test_milestones_follow_the_schedule():
     assert TrainConfig(iters=1000, milestones=[500]).milestones == [500]
 
 
+def test_warmup_ramps_then_follows_the_step_schedule():
+    from panet_min.train import lr_schedule
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    lrs = {}
+    for warmup in (0, 4):
+        opt = torch.optim.SGD([param], lr=1.0)
+        sched = lr_schedule(opt, TrainConfig(iters=12, milestones=[6, 9], gamma=0.1, warmup=warmup))
+        seen = []
+        for _ in range(12):
+            seen.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        lrs[warmup] = seen
+    assert lrs[0] == pytest.approx([1.0] * 6 + [0.1] * 3 + [0.01] * 3)
+    assert lrs[4] == pytest.approx([0.25, 0.5, 0.75] + [1.0] * 3 + [0.1] * 3 + [0.01] * 3)
+
+
 def test_parameter_groups_are_the_vgg_blocks():
     from panet_min.backbone import vgg16_encoder
 
@@ -67,6 +85,7 @@ def test_step_signals_mean_max_and_norms():
     assert out["grad_norm_max"] == pytest.approx(grad_norm(3))
     assert out["grad_norm_encoder"] == pytest.approx(out["grad_norm"])
     assert out["proto_norm_fg"] == pytest.approx(4.0) and out["proto_norm_bg"] == 0
+    assert out["proto_cos_fg_bg"] == 0  # a zero background prototype: cosine 0 (eps in the norm)
     assert signals.flush()["loss_max"] == -np.inf  # started over
 
 
@@ -84,7 +103,7 @@ def test_the_log_records_what_a_collapse_needs(synthetic_voc_root, tmp_path):
     assert [r["step"] for r in steps] == [2, 4]
     for r in steps:
         for key in ("loss", "query_loss", "par_loss", "loss_max", "grad_norm", "grad_norm_max", "proto_norm_fg",
-                    "proto_norm_bg", "grad_norm_block1", "grad_norm_block4", "lr", "steps_per_s"):
+                    "proto_norm_bg", "proto_cos_fg_bg", "grad_norm_block1", "grad_norm_block4", "lr", "steps_per_s"):
             assert isinstance(r[key], float) and np.isfinite(r[key]), key
         blocks = [r[f"grad_norm_block{b}"] for b in range(1, 5)]  # the small encoder: 4 blocks
         assert r["loss"] == pytest.approx(r["query_loss"] + r["par_loss"], rel=1e-5)

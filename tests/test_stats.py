@@ -103,3 +103,18 @@ def test_unpaired_episodes_are_refused():
         paired_difference([([a], [b])], n_resamples=10)
     with pytest.raises(ValueError, match="pair them seed by seed"):
         paired_difference([([a, a], [a, a, a])], n_resamples=10)
+
+
+def test_per_episode_values_and_unpaired_settings():
+    rng = np.random.default_rng(4)
+    a = [rng.normal(1.0, 0.2, size=(3, 50)) for _ in range(3)]
+    b = [x + 0.5 for x in a]
+    b[0][0, :5] = np.nan  # not measured there: left out of the mean
+    ci = paired_difference([(a, b)], n_resamples=300)
+    assert ci["low"] > 0.45 and ci["high"] < 0.55 and ci["paired"]
+    far = [rng.normal(1.5, 0.2, size=(3, 50)) for _ in range(3)]  # other episodes: unpaired
+    unpaired = paired_difference([(a, far)], n_resamples=300, paired=False)
+    assert unpaired["low"] < 0.5 < unpaired["high"] and not unpaired["paired"]
+    assert (unpaired["high"] - unpaired["low"]) > (ci["high"] - ci["low"])  # no pairing: wider
+    with pytest.raises(ValueError, match="same test episodes"):
+        paired_difference([(a, [x[:, :40] for x in far])], n_resamples=10)

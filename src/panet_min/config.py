@@ -104,6 +104,8 @@ class TrainConfig(_EpisodeConfig):
     milestones: list | None = _field(None, "steps after which lr is multiplied by --gamma (default: 1/3 and "
                                            "2/3 of --iters, the original's 10000,20000 of 30000)")
     gamma: float = _field(0.1, "lr factor at each milestone")
+    warmup: int = _field(0, "steps of linear learning-rate warm-up from lr/warmup to lr (0: none, as the "
+                            "original)")
     par_weight: float = _field(1.0, "lambda of the PAR loss (0: no PAR)")
     alpha: float = _field(20.0, "cosine scale")
     episodes_per_step: int = _field(1, "episodes per optimizer step (1 = the original)")
@@ -135,7 +137,7 @@ class TrainConfig(_EpisodeConfig):
                                "checkpoint_every", "log_every", "proto_dist_every"))
         if self.weights is None:
             self.weights = "imagenet" if self.backbone == "vgg16" else "none"
-        for name in ("fold", "workers", "seed", "keep_every"):
+        for name in ("fold", "workers", "seed", "keep_every", "warmup"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")

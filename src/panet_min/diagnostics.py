@@ -10,6 +10,9 @@ mean and the maximum over the steps since the previous line:
 - ``proto_norm_fg`` / ``proto_norm_bg``: the L2 norm of the foreground and background prototypes
   (mean over the batch's ways and episodes): prototypes that shrink or blow up show a feature space
   that has degenerated;
+- ``proto_cos_fg_bg``: the cosine similarity between each way's foreground prototype and the
+  background prototype: near 1, every pixel is as close to one as to the other, the logits are
+  equal and the query loss sits at ln(1+N) (ln 2 for one way), whatever the image;
 - ``loss_max``: the largest single-step loss (a spike that the mean hides).
 
 :func:`prototype_distance` measures how far the support prototype is from the query's own prototype
@@ -47,7 +50,7 @@ class StepSignals:
     def __init__(self, encoder: torch.nn.Module, device: torch.device):
         self.groups = parameter_groups(encoder)
         self.names = (["loss", "query_loss", "par_loss", "grad_norm"] + [f"grad_norm_{n}" for n, _ in self.groups]
-                      + ["proto_norm_fg", "proto_norm_bg"])
+                      + ["proto_norm_fg", "proto_norm_bg", "proto_cos_fg_bg"])
         self.sum = torch.zeros(len(self.names), device=device)
         self.max = torch.full((len(self.names),), -torch.inf, device=device)
         self.count = 0
@@ -60,10 +63,10 @@ class StepSignals:
                 block.append(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
                              if grads else losses.new_zeros(()))
             block = torch.stack(block)
-            bg, fg = prototypes
+            bg, fg = (x.detach().float() for x in prototypes)
+            cos = torch.nn.functional.cosine_similarity(fg, bg.unsqueeze(1).expand_as(fg), dim=-1, eps=EPS)
             values = torch.cat([losses.detach().float(), torch.linalg.vector_norm(block).view(1), block,
-                                fg.detach().float().norm(dim=-1).mean().view(1),
-                                bg.detach().float().norm(dim=-1).mean().view(1)])
+                                fg.norm(dim=-1).mean().view(1), bg.norm(dim=-1).mean().view(1), cos.mean().view(1)])
             self.sum += values
             torch.maximum(self.max, values, out=self.max)
         self.count += 1

@@ -148,5 +148,145 @@ def format_effect(ci: dict, digits: int = 1) -> str:
     return f"{f(ci['difference'])} [{f(ci['low'])}, {f(ci['high'])}]"
 
 
+
+
+# The paper's figures (PASCAL-5i, mean-IoU %, mean over folds): "about" where the project's notes on
+# the paper mark them as approximate (the ablation and weak-annotation tables).
+PAPER = {"1-shot": 48.1, "5-shot": 55.7, "no PAR 1-shot": ("about", 47.2), "no PAR 5-shot": ("about", 54.9),
+         "scribble 1-shot": ("about", 44.8), "box 1-shot": ("about", 45.1),
+         "scribble 5-shot": ("about", 54.6), "box 5-shot": ("about", 52.8)}
+
+
+def paper(key: str) -> tuple[str, float]:
+    """``("", 48.1)`` or ``("about", 47.2)``: a published figure and how sure the notes are of it."""
+    v = PAPER[key]
+    return v if isinstance(v, tuple) else ("", v)
+
+
+def paper_effect(a: str, b: str) -> str:
+    """The paper's ``b - a`` in points, "about" when either figure is approximate."""
+    (qa, va), (qb, vb) = paper(a), paper(b)
+    return f"{'about ' if qa or qb else ''}{vb - va:+.1f}"
+
+
+@dataclass
+class Claim:
+    """One of the paper's claims as chapter 10 tests it: ``b - a`` under ``metric``, expected sign."""
+    name: str
+    a: tuple[str, str]
+    b: tuple[str, str]
+    paper: str
+    expected_sign: int = 1
+    paired: bool = True
+
+
+CLAIMS = (
+    Claim("meta-training beats ImageNet features (1-shot)", ("mask-1shot", "no training"), ("mask-1shot", "trained"),
+          "not in our notes"),
+    Claim("PAR improves 1-shot", ("mask-1shot", "no PAR"), ("mask-1shot", "trained"), paper_effect("no PAR 1-shot", "1-shot")),
+    Claim("PAR improves 5-shot", ("mask-5shot", "no PAR, trained 5-shot"), ("mask-5shot", "trained, trained 5-shot"),
+          paper_effect("no PAR 5-shot", "5-shot")),
+    Claim("5-shot beats 1-shot (each trained at its shots)", ("mask-1shot", "trained"),
+          ("mask-5shot", "trained, trained 5-shot"), paper_effect("1-shot", "5-shot"), paired=False),
+    Claim("5 support shots beat 1 (the 1-shot-trained model)", ("mask-1shot", "trained"), ("mask-5shot", "trained"),
+          paper_effect("1-shot", "5-shot"), paired=False),
+    Claim("scribbles cost little (1-shot)", ("mask-1shot", "trained"), ("scribble-1shot", "trained"),
+          paper_effect("1-shot", "scribble 1-shot"), expected_sign=-1),
+    Claim("boxes cost little (1-shot)", ("mask-1shot", "trained"), ("bbox-1shot", "trained"),
+          paper_effect("1-shot", "box 1-shot"), expected_sign=-1),
+)
+
+
+def check_claim(claim: Claim, table: dict, n_resamples: int = stats.N_RESAMPLES) -> dict | None:
+    """The claim's effect and CI over the folds that have both settings (None when none has), with its
+    verdict: "shown" / "not shown" (the CI covers 0) / "opposite". For the weak-support claims the
+    paper's point is a *small* cost: the verdict there says whether a cost is shown at all."""
+    try:
+        ci = effect(table, claim.a, claim.b, n_resamples=n_resamples) if claim.paired else \
+            _unpaired(table, claim, n_resamples)
+    except ValueError:
+        return None
+    ci["verdict"] = stats.verdict(ci, claim.expected_sign)
+    return ci
+
+
+def _unpaired(table: dict, claim: Claim, n_resamples: int) -> dict:
+    pairs, folds = [], []
+    for f in sorted(set(table.get(claim.a[0], {})) & set(table.get(claim.b[0], {}))):
+        ea, eb = table[claim.a[0]][f].get(claim.a[1], []), table[claim.b[0]][f].get(claim.b[1], [])
+        if ea and eb:
+            pairs.append(([e.counts() for e in ea], [e.counts() for e in eb]))
+            folds.append(f)
+    if not pairs:
+        raise ValueError("no fold has both settings")
+    return {**stats.paired_difference(pairs, n_resamples=n_resamples, paired=False), "folds": folds}
+
+
+def claims_table(table: dict, claims=CLAIMS, n_resamples: int = stats.N_RESAMPLES) -> tuple[str, list]:
+    """Chapter 10's table: claim | the paper's effect | ours: setting a and setting b over folds
+    (mean ± sample std over training seeds, n) | our effect with its 95% CI | verdict. Returns the
+    Markdown and the list of ``(claim, ci or None)``."""
+    rows, tested = [], []
+    for c in claims:
+        ci = check_claim(c, table, n_resamples)
+        tested.append((c, ci))
+        ours = " → ".join(format_seeds(over_folds(table.get(t, {}), s)) for t, s in (c.a, c.b))
+        rows.append([c.name, c.paper, ours, MISSING if ci is None else format_effect(ci),
+                     MISSING if ci is None else f"{ci['verdict']} ({'paired' if ci['paired'] else 'unpaired'}, "
+                                                f"folds {', '.join(map(str, ci.get('folds', []))) or 'all'})"])
+    header = ["claim", "paper, points (PASCAL-5i)", "ours: a → b, mIoU % over folds (mean ± sd over seeds)",
+              "ours: b − a, points [95% CI]", "verdict"]
+    return markdown_table(header, rows), tested
+
+
+@dataclass
+class Run:
+    """One trained cell of the grid: its fold, setting, training seed, training config and log."""
+    cell: str
+    fold: int
+    setting: str
+    seed: int
+    config: dict
+    log: list
+
+
+def training_runs(results_dir=None) -> list[Run]:
+    """Every trained cell's config and ``log.jsonl`` (sorted by fold, setting, seed)."""
+    from .viz.curves import read_log
+
+    root = book_grid_dir() if results_dir is None else Path(results_dir)
+    runs = []
+    for cfg_path in sorted(root.glob("*/config.json")):
+        cfg = read_json(cfg_path, "training config")
+        log = cfg_path.with_name("log.jsonl")
+        if not log.is_file():
+            continue
+        fake = {"model": {"trained": True, "par_weight": cfg["par_weight"], "trained_config": cfg}}
+        runs.append(Run(cfg_path.parent.name, int(cfg["fold"]), setting(fake), int(cfg["seed"]), cfg, read_log(log)))
+    return sorted(runs, key=lambda r: (r.fold, r.setting, r.seed))
+
+
+def curves(results_dir=None) -> dict[str, list[dict]]:
+    """``{cell: [{"step", "mean_iou", "euclidean", "cosine", "entry"}]}`` from each cell's
+    ``curve/step-NNNNN.json`` (held-out episodes at the kept checkpoints), step 0 taken from the
+    fold's untrained cell; sorted by step."""
+    root = book_grid_dir() if results_dir is None else Path(results_dir)
+    out: dict[str, list[dict]] = {}
+    for path in sorted(root.glob("*/curve/step-*.json")):
+        r = validate_results(read_json(path, "results file"))
+        dist = r.get("prototype_distance", {})
+        out.setdefault(path.parent.parent.name, []).append(
+            {"step": int(path.stem.split("-")[1]), "mean_iou": r["mean_iou"]["mean"], "fold": r["data"]["fold"],
+             "euclidean": dist.get("euclidean"), "cosine": dist.get("cosine"),
+             "entry": Entry(path.parent.parent.name, train_seed(r), r, path)})
+    for cell, points in list(out.items()):
+        if not cell.endswith("notrain"):
+            base = out.get(f"f{points[0]['fold']}-notrain", [])
+            points += [p for p in base if p["step"] == 0]
+        points.sort(key=lambda p: p["step"])
+    return out
+
+
 __all__ = ["Entry", "grid_results", "setting", "seed_scores", "over_folds", "seed_table", "effect",
-           "format_seeds", "format_effect", "book_grid_dir"]
+           "format_seeds", "format_effect", "book_grid_dir", "PAPER", "paper", "Claim", "CLAIMS", "check_claim",
+           "claims_table", "Run", "training_runs", "curves"]

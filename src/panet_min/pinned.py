@@ -80,3 +80,29 @@ def book_inputs(data_root="../data", dataset: str = DATASET, source=None, log=pr
     resolve_vgg16_weights(WEIGHTS)  # checks the tensors against the pinned digest
     where = locate(DATASET, data_root)
     return BookInputs(DATASET, where.root, WEIGHTS, manifest_digest(), PINNED_TENSOR_SHA256)
+
+
+# Where chapter 7's training profile (``-p profile full``) saves its model, relative to a chapter's
+# folder: chapters 5, 8, 9 and 11 take it as ``checkpoint``.
+BOOK_CHECKPOINT = "../runs/book/checkpoint.pt"
+
+
+def chapter_model(checkpoint=None, weights: str = WEIGHTS, device="cpu", log=print):
+    """The model a chapter shows, in eval mode: the trained ``checkpoint`` when one is given (or, in
+    Colab, when chapter 7 saved one at :data:`BOOK_CHECKPOINT`), else PANet on the ImageNet VGG-16
+    with no training. Says which, in one line. Outside Colab nothing is picked up unasked, so the
+    printed book always shows the ImageNet model."""
+    import sys
+
+    from .loading import from_checkpoint, load
+
+    if checkpoint is None and "google.colab" in sys.modules and Path(BOOK_CHECKPOINT).is_file():
+        checkpoint = BOOK_CHECKPOINT
+    if checkpoint is None:
+        log("model: PANet on the ImageNet VGG-16, no training (pass checkpoint=... for a trained one)")
+        return load(weights, device=device)
+    model = from_checkpoint(checkpoint, map_location=device)
+    cfg = model.config or {}
+    log(f"model: your trained PANet, {checkpoint} ({model.checkpoint_step} steps on {cfg.get('dataset', '?')} "
+        f"fold {cfg.get('fold', '?')}, {cfg.get('shots', '?')}-shot)")
+    return model

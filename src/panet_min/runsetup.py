@@ -29,11 +29,13 @@ def show_progress() -> bool:
     return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
 
 
-def progress_bar(total: int | None = None, desc: str = "", unit: str = "it", enabled: bool = True, **kw):
-    """``tqdm.auto.tqdm``, disabled unless ``enabled`` and :func:`show_progress`."""
+def progress_bar(total: int | None = None, desc: str = "", unit: str = "it", enabled: bool = True,
+                 force: bool = False, **kw):
+    """``tqdm.auto.tqdm``, disabled unless ``enabled`` and :func:`show_progress` (or ``force``: a
+    notebook, whose output is no terminal, asks for its bar)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=not (enabled and show_progress()), **kw)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not (enabled and (force or show_progress())), **kw)
 
 
 def precision_context(device: torch.device, precision: str | bool):

@@ -99,53 +99,85 @@ def seed_summary(values) -> dict:
             "n": int(v.size), "values": v.tolist()}
 
 
-def _check_paired(sets: list[EpisodeCounts]) -> None:
+def _check_paired(sets: list) -> None:
     ref = sets[0]
     for s in sets[1:]:
-        if s.class_ids.shape != ref.class_ids.shape or not np.array_equal(s.class_ids, ref.class_ids):
+        if isinstance(s, EpisodeCounts) and (s.class_ids.shape != ref.class_ids.shape
+                                             or not np.array_equal(s.class_ids, ref.class_ids)):
             raise ValueError("a paired comparison needs the same test episodes: these evaluations drew different "
                              "classes (another fold, seed, number of runs or episodes?)")
+        if not isinstance(s, EpisodeCounts) and np.shape(s) != np.shape(ref):
+            raise ValueError(f"a paired comparison needs the same test episodes: shapes {np.shape(ref)} and "
+                             f"{np.shape(s)}")
 
 
-def _seed_means(sets: list[EpisodeCounts], metric: str, weights) -> np.ndarray:
-    """``[S, B]``: each seed's protocol score (mean over runs) under each resample's weights."""
-    return np.stack([scores(s, weights)[metric].mean(-1) for s in sets])
+def _statistic(s, metric: str, weights) -> np.ndarray:
+    """The protocol's score of one evaluation (mean over runs): of ``metric`` for counts, or the mean
+    of a per-episode value ``[R, E]`` (NaN = not measured there); ``[B]`` under ``weights [B,R,E]``."""
+    if isinstance(s, EpisodeCounts):
+        return scores(s, weights)[metric].mean(-1)
+    v = np.asarray(s, dtype=np.float64)
+    ok = ~np.isnan(v)
+    w = ok.astype(np.float64) if weights is None else np.asarray(weights) * ok
+    return ((w * np.where(ok, v, 0)).sum(-1) / w.sum(-1)).mean(-1)
 
 
-def _effect(a: list[EpisodeCounts], b: list[EpisodeCounts], metric: str, n: int, rng) -> tuple[float, np.ndarray]:
-    """The mean over paired seeds of ``b - a`` and ``n`` bootstrap replicates of it."""
-    if not a or not b:
-        raise ValueError("each setting needs at least one evaluation")
-    if len(a) != 1 and len(b) != 1 and len(a) != len(b):
-        raise ValueError(f"{len(a)} and {len(b)} training seeds: pair them seed by seed (or give one "
-                         "untrained evaluation, which is the same for every seed)")
-    _check_paired(a + b)
-    S = max(len(a), len(b))
-    point = float(np.mean(_seed_means(b, metric, None) - _seed_means(a, metric, None)))
-    R, E = a[0].class_ids.shape[:2]
+def _shape(s) -> tuple[int, int]:
+    return s.class_ids.shape[:2] if isinstance(s, EpisodeCounts) else np.shape(s)[:2]
+
+
+def _draw(rng, n: int, R: int, E: int) -> np.ndarray:
+    """``[n, R, E]``: how often each episode of each run is drawn in n bootstrap resamples."""
     draws = rng.integers(E, size=(n, R, E))
     weights = np.zeros((n, R, E))
     for r in range(R):
         np.add.at(weights[:, r], (np.arange(n)[:, None], draws[:, r]), 1.0)
-    ma, mb = _seed_means(a, metric, weights), _seed_means(b, metric, weights)  # [Sa or 1, n], [Sb or 1, n]
-    ma, mb = np.broadcast_to(ma, (S, n)), np.broadcast_to(mb, (S, n))
-    seeds = rng.integers(S, size=(n, S))  # the training seeds, resampled (paired: one index for both)
+    return weights
+
+
+def _effect(a: list, b: list, metric: str, n: int, rng, paired: bool) -> tuple[float, np.ndarray]:
+    """The mean over seeds of ``b - a`` and ``n`` bootstrap replicates of it."""
+    if not a or not b:
+        raise ValueError("each setting needs at least one evaluation")
+    if paired and len(a) != 1 and len(b) != 1 and len(a) != len(b):
+        raise ValueError(f"{len(a)} and {len(b)} training seeds: pair them seed by seed (or give one "
+                         "untrained evaluation, which is the same for every seed)")
+    if paired:
+        _check_paired(a + b)
+    else:
+        _check_paired(a), _check_paired(b)
+    sa = np.stack([_statistic(x, metric, None) for x in a])
+    sb = np.stack([_statistic(x, metric, None) for x in b])
+    point = float(sb.mean() - sa.mean())  # paired or not, the mean over seeds of each side
+    wa = _draw(rng, n, *_shape(a[0]))
+    wb = wa if paired else _draw(rng, n, *_shape(b[0]))  # the same episodes, or other ones
+    ma = np.stack([_statistic(x, metric, wa) for x in a])  # [Sa, n]
+    mb = np.stack([_statistic(x, metric, wb) for x in b])
     cols = np.arange(n)[:, None]
-    return point, (mb[seeds, cols] - ma[seeds, cols]).mean(1)
+    if paired:  # one seed index for both sides
+        S = max(len(a), len(b))
+        ma, mb = np.broadcast_to(ma, (S, n)), np.broadcast_to(mb, (S, n))
+        seeds = rng.integers(S, size=(n, S))
+        return point, (mb[seeds, cols] - ma[seeds, cols]).mean(1)
+    seeds_a, seeds_b = rng.integers(len(a), size=(n, len(a))), rng.integers(len(b), size=(n, len(b)))
+    return point, mb[seeds_b, cols].mean(1) - ma[seeds_a, cols].mean(1)
 
 
 def paired_difference(pairs, metric: str = "mean_iou", n_resamples: int = N_RESAMPLES,
-                      seed: int = BOOTSTRAP_SEED, level: float = LEVEL) -> dict:
-    """The effect ``b - a`` and its paired bootstrap CI.
+                      seed: int = BOOTSTRAP_SEED, level: float = LEVEL, paired: bool = True) -> dict:
+    """The effect ``b - a`` and its bootstrap CI.
 
-    ``pairs``: ``[(a, b)]``, one pair per fold; ``a`` and ``b`` are lists of
-    :class:`EpisodeCounts`, one per training seed in the same seed order (a list of one, such as
-    the untrained model, stands for every seed). The effect is the mean over folds of the mean over
-    seeds of ``score(b) - score(a)`` (scores in fractions, as the protocol's mean over runs). Each
-    bootstrap resample draws, per fold, the seeds with replacement and, per run, the episodes with
-    replacement (the same draw for ``a`` and ``b``: they are the same episodes). Returns
-    ``{"difference", "low", "high", "level", "n_resamples", "seed", "n_seeds" [per fold],
-    "n_episodes" [per fold], "covers_zero"}``.
+    ``pairs``: ``[(a, b)]``, one pair per fold; ``a`` and ``b`` are lists, one item per training seed
+    in the same seed order (a list of one, such as the untrained model, stands for every seed). An
+    item is an evaluation's :class:`EpisodeCounts` (scored by ``metric``) or an array ``[R, E]`` of a
+    per-episode value such as a prototype distance (its mean; NaN = not measured). The effect is the
+    mean over folds of the mean over seeds of ``score(b) - score(a)`` (scores in fractions, as the
+    protocol's mean over runs). Each bootstrap resample draws, per fold, the seeds with replacement
+    and, per run, the episodes with replacement: with ``paired`` the same draw for ``a`` and ``b``
+    (they are the same episodes, seed i of one is seed i of the other); without, independent draws
+    (settings scored on different episodes, e.g. 1-shot against 5-shot). Returns ``{"difference",
+    "low", "high", "level", "n_resamples", "seed", "paired", "n_seeds" [per fold], "n_episodes" [per
+    fold], "covers_zero"}``.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -154,15 +186,15 @@ def paired_difference(pairs, metric: str = "mean_iou", n_resamples: int = N_RESA
     rng = np.random.default_rng(seed)
     points, reps = [], []
     for a, b in pairs:
-        point, rep = _effect(list(a), list(b), metric, n_resamples, rng)
+        point, rep = _effect(list(a), list(b), metric, n_resamples, rng, paired)
         points.append(point)
         reps.append(rep)
     reps = np.mean(reps, axis=0)
     low, high = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
     return {"difference": float(np.mean(points)), "low": float(low), "high": float(high), "level": level,
-            "n_resamples": n_resamples, "seed": seed, "covers_zero": bool(low <= 0 <= high),
+            "n_resamples": n_resamples, "seed": seed, "paired": paired, "covers_zero": bool(low <= 0 <= high),
             "n_seeds": [max(len(a), len(b)) for a, b in pairs],
-            "n_episodes": [int(np.prod(a[0].class_ids.shape[:2])) for a, _ in pairs]}
+            "n_episodes": [int(np.prod(_shape(a[0]))) for a, _ in pairs]}
 
 
 def verdict(ci: dict, expected_sign: int = 1) -> str:

@@ -17,7 +17,8 @@ What it writes to ``RUN_DIR`` (rank 0 only):
   ``log_every`` steps ``{"event": "step", "step", "loss", "query_loss", "par_loss", "lr",
   "steps_per_s"}`` (losses averaged over the steps since the last line) with the collapse
   diagnostics of :mod:`panet_min.diagnostics` (``grad_norm``, ``grad_norm_blockB``,
-  ``grad_norm_max``, ``loss_max``, ``proto_norm_fg``, ``proto_norm_bg``), plus every ``proto_dist_every`` steps
+  ``grad_norm_max``, ``loss_max``, ``proto_norm_fg``, ``proto_norm_bg``, ``proto_cos_fg_bg``), plus
+  every ``proto_dist_every`` steps
   ``"proto_dist"`` (in the next line): the mean Euclidean distance between the support foreground prototype and the
   query foreground prototype pooled with the query's *true* mask (what the paper plots to show
   that PAR pulls the two together); ``{"event": "end", "param_digests": [one per rank], ...}``.
@@ -66,6 +67,18 @@ def default_run_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{config.dataset}_fold{config.fold}_{config.ways}way_{config.shots}shot"
 
 
+def lr_schedule(optimizer, config: TrainConfig):
+    """The original's step schedule (lr x ``gamma`` after each milestone), with ``warmup`` > 0 preceded
+    by a linear ramp: at step s < warmup the rate is lr x (s + 1) / warmup (not in the original)."""
+    if not config.warmup:
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=config.milestones, gamma=config.gamma)
+    import bisect
+
+    milestones, gamma, warmup = sorted(config.milestones), config.gamma, config.warmup
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: gamma ** bisect.bisect_right(milestones, s) * min(1.0, (s + 1) / warmup))
+
+
 def _check_resume(config: TrainConfig, saved: dict, path: Path) -> None:
     for key, value in saved.items():
         if key not in RESUMABLE and getattr(config, key, value) != value:
@@ -110,10 +123,11 @@ class _Log:
                 f.write(json.dumps(record) + "\n")
 
 
-def train(config: TrainConfig, resume: bool = False) -> Path:
+def train(config: TrainConfig, resume: bool = False, progress: bool | None = None) -> Path:
     """Train PANet as ``config`` says; returns the run folder (see the module docstring).
 
-    ``resume``: continue from ``RUN_DIR/checkpoint.pt`` to ``config.iters`` steps.
+    ``resume``: continue from ``RUN_DIR/checkpoint.pt`` to ``config.iters`` steps. ``progress``: a
+    tqdm bar (True: always, e.g. in a notebook; None: on an interactive terminal outside CI).
     """
     config = TrainConfig.from_dict(config.to_dict())  # a private, validated copy
     device = resolve_device(config.device)
@@ -121,12 +135,12 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     try:
         if world.distributed and device.type == "cuda":
             device = torch.device("cuda", world.local_rank)
-        return _train(config, resume, device, world)
+        return _train(config, resume, device, world, progress)
     finally:
         distributed.close(world)
 
 
-def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Path:
+def _train(config: TrainConfig, resume: bool, device: torch.device, world, progress: bool | None = None) -> Path:
     run_dir = Path(config.out) if config.out else default_run_dir(config)
     config.out = str(run_dir)
     config.device = device.type
@@ -161,7 +175,7 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
     model = build_model(config, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=config.milestones, gamma=config.gamma)
+    scheduler = lr_schedule(optimizer, config)
     start = 0
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
@@ -198,7 +212,8 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world) -> Pa
     pin = device.type == "cuda"
     signals = StepSignals(model.encoder, device)  # losses, gradient and prototype norms since the last log line
     n_summed, proto_dist, t_last, step = 0, None, time.perf_counter(), start
-    bar = progress_bar(total=config.iters, initial=start, desc="train", unit="step", enabled=world.is_main)
+    bar = progress_bar(total=config.iters, initial=start, desc="train", unit="step", enabled=world.is_main,
+                       force=bool(progress))
     for step, batch in enumerate(_step_loader(dataset, start, config, world, pin), start=start):
         x = {k: batch[k].to(device, non_blocking=pin) for k in TENSOR_KEYS}
         with amp:
