@@ -65,15 +65,21 @@ def test_a_pipeline_that_ignores_skipped_ways_is_caught(monkeypatch):
     assert par_terms(sf, qf, logits, fg, 1 - fg)["loss"].item() == pytest.approx(want, rel=1e-9)
 
 
-def test_gradients_flow_through_the_parts_as_through_the_loss():
-    enc, si, fg, qi, _, _, _ = episode_with_a_skipped_way()
-    model = PANet(enc).train()
-    out = model(si, fg, 1 - fg, qi)
-    feats = enc(torch.cat([si.flatten(0, 2), qi.flatten(0, 1)]))
-    sf = feats[:8].reshape(2, 2, 2, *feats.shape[1:])
-    qf = feats[8:].reshape(2, 2, *feats.shape[1:])
-    parts = par_terms(sf, qf, out.low_res_logits, fg, 1 - fg)
-    assert parts["loss"].item() == pytest.approx(out.par_loss.item(), rel=1e-9)
-    assert parts["query_prototypes"].requires_grad and not parts["query_hard"].requires_grad
-    parts["loss"].backward()
-    assert all(p.grad is not None for p in enc.parameters())
+def test_gradients_reach_both_feature_sets_never_the_masks_nor_a_skipped_way():
+    # What training relies on: L_PAR's gradient flows into the support features and, through the
+    # query prototypes, into the query features, exactly as the original's loops; none flows through
+    # the hard query masks (the logits), and a skipped way's supports get none.
+    _, _, fg, _, sf, qf, logits = episode_with_a_skipped_way()
+    grads = {}
+    for name, loss_of in (("ours", lambda s, q, lg: par_terms(s, q, lg, fg, 1 - fg)["loss"]),
+                          ("original", lambda s, q, lg: sum(ref.align_loss_fn(q[b], lg[b], s[b], fg[b], 1 - fg[b], 20.0)
+                                                            for b in range(len(fg))) / len(fg))):
+        s, q, lg = (t.clone().requires_grad_(True) for t in (sf, qf, logits))
+        grads[name] = torch.autograd.grad(loss_of(s, q, lg), [s, q, lg], allow_unused=True)
+    (gs, gq, glg), (rs, rq, rlg) = grads["ours"], grads["original"]
+    torch.testing.assert_close(gs, rs, rtol=1e-9, atol=1e-15)
+    torch.testing.assert_close(gq, rq, rtol=1e-9, atol=1e-15)
+    assert gq.abs().sum() > 0 and gs[1].abs().sum() > 0  # both paths carry a gradient
+    assert (gs[0, 1] == 0).all() and (gs[0, 0] != 0).any()  # way 2 of episode 0 is skipped
+    assert glg is None or (glg == 0).all()  # argmax masks: no gradient to the logits
+    assert rlg is None or (rlg == 0).all()

@@ -9,7 +9,6 @@ from PIL import Image
 
 from panet_min.data import (EpisodeDataset, VOCSource, collate_episodes, denormalize,
                             episode_loader, fold_classes, open_source, resize_mask)
-from panet_min.data.weak import bbox_support
 
 S = 12  # fixture images are S x S, so image_size=S keeps every pixel as stored
 
@@ -248,22 +247,63 @@ def test_resize_uses_nearest_labels(tmp_path):
     assert np.array_equal(ep["support_fg"][0, 0].numpy().astype(bool), small == 1)
 
 
-def test_weak_supports_through_the_dataset(voc):
-    src, labels = voc
-    box = EpisodeDataset(src, [1, 2, 3], ways=2, n_episodes=4, image_size=S, annotation="bbox")
-    scr = EpisodeDataset(src, [1, 2, 3], ways=2, n_episodes=4, image_size=S, annotation="scribble")
-    for i in range(4):
-        ep = box[i]
-        for n, c in enumerate(ep["class_ids"].tolist()):
-            lab = labels[ep["support_ids"][n][0]]
-            fg, bg = bbox_support(np.where((lab > 0) & (lab < 255), lab, 0).astype(np.uint8), lab == c)
-            assert np.array_equal(ep["support_fg"][n, 0].numpy().astype(bool), fg) and fg.any()
-            assert np.array_equal(ep["support_bg"][n, 0].numpy().astype(bool), bg)
-        ep = scr[i]
-        for n, c in enumerate(ep["class_ids"].tolist()):
-            lab = labels[ep["support_ids"][n][0]]
-            assert np.array_equal(ep["support_fg"][n, 0].numpy().astype(bool), lab == c)  # scribble 7
-            assert np.array_equal(ep["support_bg"][n, 0].numpy().astype(bool), lab == 0)
+def hand_weak_maps(lab):
+    """Instance and scribble maps of a fixture label whose weak masks differ from the dense ones:
+    block A (rows 1-5, cols 1-4) is two instances (rows 1-2: id 1, rows 3-5: id 2, the larger),
+    block B (rows 8-10, cols 6-10) holds one, on rows 8-9, cols 6-8 only (id 3); scribbles: A's object stroke on row 4 cols 1-3 (5),
+    B's on row 9 cols 7-9 (6), background strokes on row 7 and on column 11 rows 0-6 (0)."""
+    inst = np.zeros(lab.shape, np.uint8)
+    inst[1:3, 1:5], inst[3:6, 1:5], inst[8:10, 6:9] = 1, 2, 3
+    inst[(lab == 4)] = 4
+    scr = np.full(lab.shape, 255, np.uint8)
+    scr[4, 1:4], scr[9, 7:10] = 5, 6
+    scr[7, :], scr[0:7, 11] = 0, 0
+    return inst, scr
+
+
+def test_weak_supports_through_the_dataset(tmp_path):
+    labels = fixture_labels()
+    base = write_voc(tmp_path, labels)
+    for id_, lab in labels.items():
+        inst, scr = hand_weak_maps(lab)
+        save_png(inst, base / "SegmentationObjectAug" / f"{id_}.png")
+        save_png(scr, base / "ScribbleAugAuto" / f"{id_}.png")
+    src = VOCSource(tmp_path, "trainaug")
+    block = {"A": (slice(1, 6), slice(1, 5)), "B": (slice(8, 11), slice(6, 11))}
+    # the masks by hand, for a class in block A or block B of its support
+    box_fg = {"A": np.zeros((S, S), bool), "B": np.zeros((S, S), bool)}
+    box_fg["A"][3:6, 1:5] = True  # the larger instance's box only
+    box_fg["B"][8:10, 6:9] = True
+    box_bg = {"A": np.ones((S, S), bool), "B": ~box_fg["B"]}
+    box_bg["A"][1:6, 1:5] = False  # outside the boxes of both instances
+    scr_fg = {"A": np.zeros((S, S), bool), "B": np.zeros((S, S), bool)}
+    scr_fg["A"][4, 1:4] = True
+    scr_fg["B"][9, 7:10] = True
+    scr_bg = np.zeros((S, S), bool)
+    scr_bg[7, :], scr_bg[0:7, 11] = True, True
+    seen = set()
+    for train in (False, True):
+        box = EpisodeDataset(src, [1, 2, 3], ways=2, n_episodes=6, image_size=S, annotation="bbox", train=train)
+        scr = EpisodeDataset(src, [1, 2, 3], ways=2, n_episodes=6, image_size=S, annotation="scribble", train=train)
+        dense = EpisodeDataset(src, [1, 2, 3], ways=2, n_episodes=6, image_size=S, train=train)
+        for i in range(6):
+            for ds, fg_of, bg_of in ((box, box_fg, lambda b: box_bg[b]), (scr, scr_fg, lambda b: scr_bg)):
+                ep, ref = ds[i], dense[i]
+                assert ep["support_ids"] == ref["support_ids"]  # the same episode, other annotation
+                for n, c in enumerate(ep["class_ids"].tolist()):
+                    lab = labels[ep["support_ids"][n][0]]
+                    b = "A" if lab[block["A"]][0, 0] == c else "B"
+                    fg, bg = ep["support_fg"][n, 0].numpy() > 0, ep["support_bg"][n, 0].numpy() > 0
+                    flipped = not np.array_equal(ep["support_images"][n, 0], ref["support_images"][n, 0]) or \
+                        not np.array_equal(ref["support_fg"][n, 0].numpy() > 0, lab == c)
+                    want_fg, want_bg = fg_of[b], bg_of(b)
+                    if flipped:  # a training flip turns the image and its maps together
+                        want_fg, want_bg = want_fg[:, ::-1], want_bg[:, ::-1]
+                    np.testing.assert_array_equal(fg, want_fg)
+                    np.testing.assert_array_equal(bg, want_bg)
+                    assert not np.array_equal(fg, ref["support_fg"][n, 0].numpy() > 0)  # not the dense mask
+                    seen.add((ds.annotation, b, flipped))
+    assert len(seen) == 8  # both rules, both blocks, flipped and not
 
 
 def test_loading_errors_are_clear(tmp_path):

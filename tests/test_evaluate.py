@@ -121,24 +121,50 @@ def test_results_schema(results):
         validate_results({**on_disk, "model": {**on_disk["model"], "parameter_digest": "abc"}})
 
 
-def test_evaluate_episodes_gives_the_protocol_numbers(synthetic_voc_root, results):
+def test_evaluate_episodes_gives_the_literal_numbers_in_eval_mode(synthetic_voc_root):
+    # Each way of feeding episodes (the dataset through its loader, a list, a generator) and each
+    # batch size gives the numbers of the original's loop, written out here: one episode at a time,
+    # the model in eval mode, the set-based metric.
     from panet_min.backbone import build_encoder
-    from panet_min.checkpoint import seed_everything
     from panet_min.data import EpisodeDataset, open_source
     from panet_min.evaluate import evaluate_episodes
     from panet_min.model import PANet
 
-    res, _ = results
-    seed_everything(1234)
-    model = PANet(build_encoder("small")).train()
-    ds = EpisodeDataset(open_source("pascal", synthetic_voc_root, "trainaug"), [1, 2, 3, 4, 5], n_episodes=5,
-                        seed=1234, image_size=40)
+    class Spy(torch.nn.Module):  # records the mode the encoder runs in
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.modes = inner, []
+
+        def forward(self, x):
+            self.modes.append(self.training)
+            return self.inner(x)
+
+    torch.manual_seed(5)
+    spy = Spy(build_encoder("small"))
+    model = PANet(spy).train()
+    ds = EpisodeDataset(open_source("pascal", synthetic_voc_root, "trainaug"), [1, 2, 3, 4, 5], ways=2, n_episodes=5,
+                        seed=77, image_size=40)
+    literal = SetMetric(20)
+    with torch.no_grad():
+        model.eval()
+        for i in range(5):
+            ep = ds[i]
+            out = model(ep["support_images"][None], ep["support_fg"][None], ep["support_bg"][None],
+                        ep["query_images"][None])
+            literal.record(out.logits[0, 0].argmax(0).numpy(), ep["query_labels"][0].numpy(), ep["class_ids"].tolist())
+        model.train()
+    with np.errstate(invalid="ignore"):
+        class_iou, _ = literal.miou([1, 2, 3, 4, 5])
+    want_miou, want_binary = np.nanmean(class_iou), literal.binary()[1]
+    assert 0 < want_miou < 1 and 0 < want_binary < 1
+    spy.modes.clear()
     for episodes, batch in ((ds, 2), ([ds[i] for i in range(5)], 3), ((ds[i] for i in range(5)), 1)):
-        meter = evaluate_episodes(model, episodes, batch_size=batch)
-        assert model.training  # its mode is restored
+        meter = evaluate_episodes(model, episodes, batch_size=batch, progress=False)
+        assert model.training and spy.training  # its mode is restored
         assert meter.n_records == 5 and meter.n_classes == (20 if episodes is ds else 255)
-        assert meter.mean_iou([1, 2, 3, 4, 5])[1] == pytest.approx(res["runs"][0]["mean_iou"], abs=1e-6)
-        assert meter.binary_iou()[1] == pytest.approx(res["runs"][0]["binary_iou"], abs=1e-6)
+        assert meter.mean_iou([1, 2, 3, 4, 5])[1] == pytest.approx(want_miou, abs=1e-12)
+        assert meter.binary_iou()[1] == pytest.approx(want_binary, abs=1e-12)
+    assert spy.modes and not any(spy.modes)  # every forward ran in eval mode
 
 
 def test_results_names_and_no_overwrite(synthetic_voc_root, tmp_path, monkeypatch):
@@ -173,11 +199,17 @@ def test_results_names_and_no_overwrite(synthetic_voc_root, tmp_path, monkeypatc
 
 
 def test_checkpoint_and_weak_supports(synthetic_voc_root, tmp_path):
+    from panet_min.data import EpisodeDataset, open_source
+    from panet_min.model import PANet
+
     run = train(TrainConfig(dataset="pascal", data_root=str(synthetic_voc_root), backbone="small", image_size=40,
                             iters=2, device="cpu", out=str(tmp_path / "run"), log_every=1))
-    for annotation in ("bbox", "scribble"):
+    model = PANet.from_checkpoint(run / "checkpoint.pt")
+    source = open_source("pascal", synthetic_voc_root, "trainaug")
+    scores, masks = {}, {}
+    for annotation in ("mask", "bbox", "scribble"):
         res = evaluate(tiny(synthetic_voc_root, tmp_path / f"{annotation}.json", no_train=False, backbone=None,
-                            checkpoint=str(run / "checkpoint.pt"), annotation=annotation, runs=1, episodes=2))
+                            checkpoint=str(run / "checkpoint.pt"), annotation=annotation, runs=1, episodes=6))
         assert res["model"]["trained"] and res["model"]["checkpoint_step"] == 2
         assert res["model"]["backbone"] == "small"  # taken from the checkpoint's config
         assert res["data"]["annotation"] == annotation
@@ -185,6 +217,35 @@ def test_checkpoint_and_weak_supports(synthetic_voc_root, tmp_path):
         # the result names the weights it scored as the training log does: its final state
         (end,) = [r for r in read_log(run / "log.jsonl") if r["event"] == "end"]
         assert res["model"]["parameter_digest"] == end["param_digests"][0]
+        # the episodes it scored, rebuilt: their support masks give its number (the literal metric)
+        ds = EpisodeDataset(source, [1, 2, 3, 4, 5], n_episodes=6, seed=res["runs"][0]["seed"], image_size=40,
+                            annotation=annotation)
+        metric = SetMetric(20)
+        masks[annotation] = []
+        model.allow_empty_support = annotation != "mask"  # an empty weak support: a zero prototype, as evaluate
+        with torch.no_grad():
+            for i in range(6):
+                ep = ds[i]
+                masks[annotation].append((ep["support_ids"], ep["support_fg"].bool(), ep["support_bg"].bool()))
+                out = model(ep["support_images"][None], ep["support_fg"][None], ep["support_bg"][None],
+                            ep["query_images"][None])
+                metric.record(out.logits[0, 0].argmax(0).numpy(), ep["query_labels"][0].numpy(),
+                              ep["class_ids"].tolist())
+        with np.errstate(invalid="ignore"):
+            class_iou, _ = metric.miou([1, 2, 3, 4, 5])
+        scores[annotation] = res["runs"][0]["mean_iou"]
+        assert scores[annotation] == pytest.approx(np.nanmean(class_iou), abs=1e-9)
+    # the weak supports are other masks of the same supports ...
+    for (ids, fg, bg), (bids, bfg, bbg), (sids, sfg, sbg) in zip(masks["mask"], masks["bbox"], masks["scribble"]):
+        assert ids == bids == sids
+        rows, cols = bfg[0, 0].any(1).nonzero(), bfg[0, 0].any(0).nonzero()
+        box = torch.zeros_like(bfg[0, 0])
+        box[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+        assert torch.equal(bfg[0, 0], box) and not (bfg & bbg).any()  # a filled box, background outside
+        assert (sfg & ~fg).sum() == 0 and sfg.sum() < fg.sum() / 2  # a scribble: a few pixels of the object
+    assert any(not torch.equal(b[1], m[1]) for b, m in zip(masks["bbox"], masks["mask"]))
+    # ... and they change the score
+    assert len({round(v, 9) for v in scores.values()}) == 3, scores
     with pytest.raises(ValueError, match="--checkpoint PATH"):
         evaluate(tiny(synthetic_voc_root, tmp_path / "x.json", no_train=False))
     with pytest.raises(ValueError, match="holds a small model"):

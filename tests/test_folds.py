@@ -63,3 +63,49 @@ def test_bad_fold_or_dataset_is_a_clear_error():
         folds.fold_classes("camvid", 2, True)
     with pytest.raises(ValueError, match="unknown dataset 'kitti'"):
         folds.n_classes("kitti")
+
+
+LEAK_CASES = [(d, f, stuff) for d in ("pascal", "coco", "camvid", "msrc", "synthetic")
+              for f in range(folds.n_folds(d)) for stuff in ((False, True) if d == "msrc" else (False,))]
+
+
+@pytest.mark.parametrize("dataset, fold, stuff", LEAK_CASES)
+def test_no_test_class_is_a_training_class(dataset, fold, stuff):
+    test = set(folds.fold_classes(dataset, fold, train=False))
+    train = set(folds.fold_classes(dataset, fold, train=True, stuff_as_training=stuff))
+    assert test and train and not test & train
+    assert test == set(folds.held_out_classes(dataset, fold))  # what evaluation and check_compatible use
+    assert train <= set(range(1, folds.n_classes(dataset) + 1))
+
+
+def training_ways(config, n_episodes=300):
+    """Every class the training episodes of ``config`` use as a way, drawn as panet_min.train draws them."""
+    from panet_min.data import EpisodeDataset
+    from panet_min.runsetup import training_source
+
+    source, classes, _ = training_source(config)
+    ds = EpisodeDataset(source, classes, ways=config.ways, shots=config.shots, queries=config.queries,
+                        n_episodes=n_episodes, seed=config.seed, image_size=config.image_size, train=True)
+    return {c for i in range(len(ds)) for c in ds.sample_ids(i)["class_ids"]}
+
+
+@pytest.mark.parametrize("fold", range(folds.n_folds("msrc")))
+def test_msrc_training_episodes_never_draw_a_test_class(msrc_root, fold):
+    from panet_min.config import TrainConfig
+
+    test = set(folds.fold_classes("msrc", fold, train=False))
+    for stuff in (False, True):
+        config = TrainConfig(dataset="msrc", data_root=str(msrc_root), fold=fold, ways=2, stuff_as_training=stuff,
+                             image_size=41)
+        ways = training_ways(config)
+        assert ways and not ways & test
+        assert ways == set(folds.fold_classes("msrc", fold, train=True, stuff_as_training=stuff))  # all drawn
+
+
+@pytest.mark.parametrize("fold", range(4))
+def test_generated_set_training_episodes_never_draw_a_test_class(synthetic_voc_root, fold):
+    from panet_min.config import TrainConfig
+
+    config = TrainConfig(dataset="pascal", data_root=str(synthetic_voc_root), fold=fold, image_size=41)
+    ways = training_ways(config)
+    assert ways and not ways & set(folds.fold_classes("pascal", fold, train=False))

@@ -277,3 +277,25 @@ def test_real_camvid_splits_labels_and_class_lists(shared_data):
     label, image = src.label(src.ids[0]), src.image(src.ids[0])
     assert set(np.unique(label).tolist()) <= set(range(1, 12)) | {255}
     assert image.shape == (360, 480, 3) and label.shape == (360, 480)
+
+
+def test_one_writer_and_one_reader_of_label_pngs(tmp_path):
+    # every label, instance and scribble PNG of the project is written by save_label_png and read
+    # by read_label (the sources, the preparation scripts, the scribble robot, the generated set)
+    from panet_min.data.classlists import read_label, save_label_png, voc_palette
+
+    label = np.array([[0, 1, 2], [255, 20, 7]], np.uint8)
+    save_label_png(label, tmp_path / "a.png")
+    save_label_png(label, tmp_path / "b.png", palette=[v for i in range(256) for v in (255 - i, i, 0)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]  # no temporary file left
+    for name, palette in (("a.png", voc_palette()), ("b.png", [v for i in range(256) for v in (255 - i, i, 0)])):
+        with Image.open(tmp_path / name) as im:
+            assert im.mode == "P" and im.getpalette()[:768] == palette
+            assert np.array_equal(np.asarray(im), label)  # indices as written, read independently
+        assert np.array_equal(read_label(tmp_path / name), label)
+    Image.fromarray(label, "L").save(tmp_path / "grey.png")
+    assert np.array_equal(read_label(tmp_path / "grey.png"), label)  # grey PNGs hold values
+    with pytest.raises(ValueError, match=r"instance map not found: .*c\.png"):
+        read_label(tmp_path / "c.png", "instance map")
+    with pytest.raises(ValueError, match="must be uint8"):
+        save_label_png(label.astype(np.int32), tmp_path / "d.png")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from panet_min.checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
+from panet_min.checkpoint import WriteError, atomic_save, load_checkpoint, rng_state, set_rng_state
 from panet_min.config import EvalConfig, TrainConfig
 from panet_min.train import prototype_distance, train
 
@@ -98,8 +98,9 @@ def test_checkpoint_write_is_atomic(synthetic_voc_root, tmp_path, monkeypatch):
         raise OSError("disk full (simulated)")
 
     monkeypatch.setattr(torch, "save", crash)
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(WriteError, match="simulated") as err:  # a ValueError: one line on a command line
         atomic_save({"step": 2, "w": torch.zeros(3)}, path)
+    assert str(path) in str(err.value) and isinstance(err.value.__cause__, OSError)
     monkeypatch.setattr(torch, "save", real_save)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]  # no partial file left
     old = load_checkpoint(path)
@@ -116,7 +117,7 @@ def test_checkpoint_write_is_atomic(synthetic_voc_root, tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", save_then_crash)
     run = tmp_path / "run"
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(WriteError, match="simulated"):
         train(tiny(synthetic_voc_root, run, iters=4, checkpoint_every=2))
     monkeypatch.setattr(torch, "save", real_save)
     assert load_checkpoint(run / "checkpoint.pt")["step"] == 2
@@ -260,3 +261,43 @@ def test_kept_snapshots_are_the_weights_of_their_step(synthetic_voc_root, tmp_pa
     assert kept["step"] == 2 and "optimizer" not in kept
     short = train(tiny(synthetic_voc_root, tmp_path / "short", iters=2))
     assert_same_state(kept["model"], torch.load(short / "checkpoint.pt", weights_only=True)["model"])
+
+
+def test_training_lowers_the_loss_on_the_episodes_it_trained_on(synthetic_voc_root, tmp_path):
+    """30 real steps of panet_min.train (small encoder, 40 px, lr 0.01) fit their own episodes: the
+    query loss of the trained weights on the first 8 training episodes is well below that of the
+    initial weights. A loop that never updates (optimizer.step skipped, or zero_grad after backward:
+    every gradient None) leaves the weights as they were, and the two losses equal."""
+    from panet_min.checkpoint import seed_everything
+    from panet_min.data import EpisodeDataset, fold_classes, open_source
+    from panet_min.model import query_loss
+    from panet_min.train import build_model
+
+    config = tiny(synthetic_voc_root, tmp_path / "fit", iters=30, lr=0.01, milestones=[30], checkpoint_every=30,
+                  proto_dist_every=30)
+    run = train(config)
+    # the initial weights, rebuilt as train() builds them: seeded, then the model
+    seed_everything(config.seed)
+    initial = build_model(config, torch.device("cpu")).eval()
+    trained = build_model(config, torch.device("cpu")).eval()
+    trained.load_state_dict(load_checkpoint(run / "checkpoint.pt")["model"])
+    episodes = EpisodeDataset(open_source("pascal", synthetic_voc_root, "trainaug"), fold_classes("pascal", 0, True),
+                              n_episodes=config.iters, seed=config.seed, image_size=config.image_size, train=True)
+
+    def mean_loss(model):
+        losses = []
+        with torch.no_grad():
+            for i in range(8):
+                ep = episodes[i]
+                out = model(ep["support_images"][None], ep["support_fg"][None], ep["support_bg"][None],
+                            ep["query_images"][None])
+                losses.append(query_loss(out.logits, ep["query_labels"][None]).item())
+        return sum(losses) / len(losses), losses
+
+    before, per_episode = mean_loss(initial)
+    after, _ = mean_loss(trained)
+    # the rebuilt start is training's own: its loss on episode 0 is the one logged at step 1
+    first = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()][1]
+    assert first["event"] == "step" and first["step"] == 1
+    assert per_episode[0] == pytest.approx(first["query_loss"], rel=1e-5)
+    assert after < 0.85 * before, (before, after)

@@ -125,6 +125,37 @@ def test_run_view_iou_matches_a_direct_forward(model):
     assert np.allclose(res2["prob_fg"], out2.logits[0, 0].softmax(0)[1].numpy(), atol=1e-5)
 
 
+def test_features_follow_the_weights_not_the_model_object():
+    # The cache used to be keyed on id(model): weights changed in place (a training step, a
+    # load_state_dict) were answered with the features of the old weights.
+    torch.manual_seed(0)
+    model = PANet(small_encoder(channels=16)).eval()
+    view = W.load_view(TinySource(), 1, "a", "b", image_size=40)
+    fg, bg = W.view_support(view, "mask")
+    before = W.run_view(model, view, fg, bg)
+    with torch.no_grad():
+        for p in model.encoder.parameters():
+            p.mul_(-1.5).add_(0.01)
+    after = W.run_view(model, view, fg, bg)
+    from panet_min.data.transforms import to_tensor_normalized
+    with torch.no_grad():  # what the changed model answers, without any cache
+        direct = model(to_tensor_normalized(view["support_rgb"])[None, None, None],
+                       torch.from_numpy(fg).float()[None, None, None], torch.from_numpy(bg).float()[None, None, None],
+                       to_tensor_normalized(view["query_rgb"])[None, None])
+    want = direct.logits[0, 0].softmax(0)[1].numpy()
+    assert not np.allclose(before["prob_fg"], want, atol=1e-3)  # the change is visible at all
+    assert np.allclose(after["prob_fg"], want, atol=1e-5)
+    # one cache for every view of a model: a second view of the same images encodes nothing new
+    encoder = W.cached_encoder(model)
+    misses = encoder.misses
+    W.run_view(model, W.load_view(TinySource(), 1, "a", "b", image_size=40), fg, bg)
+    assert encoder.misses == misses and encoder.hits > 0
+    # the model's own mode is left as it was
+    model.train()
+    W.run_view(model, view, fg, bg)
+    assert model.training and model.encoder.training
+
+
 def test_static_fallbacks_have_the_right_number_of_axes(model):
     src = TinySource()
     fig = W.episode_static(model, src, [(1, "a", "b"), (2, "b", "c")], image_size=40)

@@ -32,7 +32,7 @@ def cell_source(config_path: Path = ROOT / "_config.yml") -> str:
 
 
 def chapters() -> list[Path]:
-    return sorted((ROOT / "book").glob("[0-9A][0-9]_*.ipynb"))
+    return sorted((ROOT / "book").glob("[0-9A][0-9]*_*.ipynb"))  # 01_..., 10b_..., A1_...
 
 
 def first_code_cell(nb):

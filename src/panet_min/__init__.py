@@ -32,17 +32,29 @@ Modules:
 - ``metrics``     FewShotMeter: mean-IoU and binary IoU (the official counts, mean over seen classes)
 - ``data``        MSRC, PASCAL-5i, COCO-20i, CamVid, episodes, weak supports
 - ``train``, ``evaluate``  the paper's protocol from the command line; ``report`` its tables
+- ``predict``     :class:`Predictor`: your own images, annotated with a mask, a box or scribbles
+  (``supports``), segmented at their own size; ``python -m panet_min.predict``
 """
 from .alignment import par_loss, par_terms
 from .backbone import build_encoder, small_encoder, vgg16_encoder
 from .loading import load
 from .metrics import FewShotMeter
-from .model import PANet, PANetOutput, predict, query_loss
+from .model import PANet, PANetOutput, query_loss
 from .prototypes import episode_prototypes, masked_average_pooling
 from .segment import cosine_logits
 
 __version__ = "0.1.0"
 
-__all__ = ["PANet", "PANetOutput", "FewShotMeter", "load", "build_encoder", "small_encoder", "vgg16_encoder",
-           "masked_average_pooling", "episode_prototypes", "cosine_logits", "par_loss", "par_terms", "predict",
+__all__ = ["PANet", "PANetOutput", "Predictor", "FewShotMeter", "load", "build_encoder", "small_encoder", "vgg16_encoder",
+           "masked_average_pooling", "episode_prototypes", "cosine_logits", "par_loss", "par_terms",
            "query_loss"]
+
+
+def __getattr__(name):
+    # Predictor is imported on first use: importing the module panet_min.predict here would load it a
+    # second time under `python -m panet_min.predict` (runpy warns). The argmax over the channels is
+    # panet_min.model.predict; panet_min.predict is the module of your own images.
+    if name == "Predictor":
+        from .predict import Predictor
+        return Predictor
+    raise AttributeError(f"module 'panet_min' has no attribute {name!r}")

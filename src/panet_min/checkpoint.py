@@ -18,21 +18,47 @@ import numpy as np
 import torch
 
 
+class WriteError(ValueError):
+    """A file could not be written (disk full, no permission, a folder in the way): bad input for
+    the command lines (:func:`panet_min.runsetup.run_command` prints it as one line), the path and
+    the fix in the message, the OSError as ``__cause__``."""
+
+
+def write_error(path, error: OSError) -> WriteError:
+    """The :class:`WriteError` for ``error`` raised while writing ``path``."""
+    import errno
+
+    reason = error.strerror or str(error) or type(error).__name__
+    if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        fix = "free some space on that disk (or write elsewhere, e.g. another --out), then run the command again"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "choose a folder you may write to (e.g. another --out), or fix its permissions"
+    else:
+        fix = "check that the folder exists, is a folder and is writable (or choose another --out)"
+    return WriteError(f"cannot write {path}: {reason}; {fix}")
+
+
 def atomic_write_bytes(path, write) -> Path:
     """Write a file atomically: ``write(f)`` fills a temporary file in the same folder, which is
     flushed, fsynced and renamed over ``path``. On any error the temporary file is removed and
-    the old ``path`` (if any) is left untouched."""
+    the old ``path`` (if any) is left untouched; an OSError (disk full, no permission) becomes a
+    :class:`WriteError` naming ``path`` and the fix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as e:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # the folder itself is unusable: nothing was left in it
+            pass
+        if isinstance(e, OSError):
+            raise write_error(path, e) from e
         raise
     try:  # make the rename itself durable (not possible on every OS)
         fd = os.open(path.parent, os.O_RDONLY)
@@ -171,6 +197,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     except Exception as e:  # torch raises several types for a truncated or foreign file
         # torch's own message suggests weights_only=False, which would run the file's code: not repeated
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first.split(". ")[0].rstrip(".")  # torch's first sentence; its advice is not for this file
         if "weights_only" in str(e) or "Unsupported global" in str(e):
             first = "it holds Python objects other than tensors, numbers and strings"
         raise ValueError(f"cannot read checkpoint {path}: {first}. The file is damaged, cut short, or not a "

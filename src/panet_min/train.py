@@ -49,7 +49,8 @@ from torch.utils.data import DataLoader
 
 from . import distributed
 from .checkpoint import (CHECKPOINT_FORMAT, atomic_save, atomic_write_json, load_checkpoint, load_scheduler_state,
-                         portable_text, read_json, rng_state, scheduler_state, seed_everything, set_rng_state)
+                         portable_text, read_json, rng_state, scheduler_state, seed_everything, set_rng_state,
+                         write_error)
 from .config import TrainConfig, add_config_arguments
 from .data.episodes import TENSOR_KEYS
 from .diagnostics import StepSignals, prototype_distance
@@ -192,7 +193,10 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world, progr
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
     if world.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a file in the way, no permission, ...
+            raise write_error(run_dir, e) from e
         atomic_write_json(config.to_dict(), run_dir / "config.json")
     log = _Log(run_dir / "log.jsonl", world.is_main, start if resume else None)
     log.write(event="resume" if resume else "start", step=start, data=portable_text(description), split=source.split,

@@ -13,7 +13,7 @@ what the widget draws, for fixed choices.
 """
 from __future__ import annotations
 
-import re
+import weakref
 
 import numpy as np
 import torch
@@ -21,7 +21,9 @@ from scipy import ndimage
 
 from .data.folds import class_names
 from .data.transforms import resize_image, resize_mask, to_tensor_normalized
-from .data.weak import bbox_support, scribble_support
+from .data.weak import bbox_support, dense_support, parse_points, polyline_mask, scribble_support
+from .distributed import parameter_digest
+from .feature_cache import CachedEncoder
 from .metrics import FewShotMeter
 from .viz.forward import draw_view_row, support_picture
 from .viz.overlays import overlay_labels
@@ -34,7 +36,8 @@ def weak_support_from_label(label: np.ndarray, class_id: int, kind: str = "mask"
                             ignore: int = 255) -> tuple[np.ndarray, np.ndarray]:
     """Support masks (fg, bg), bool [H,W], of class ``class_id`` from a label map uint8 [H,W].
 
-    kind "mask": fg = the class, bg = every other pixel (ignore pixels included, as the original).
+    kind "mask": the dense rule (``panet_min.data.weak.dense_support``): fg = the class, bg = every
+    other pixel (ignore pixels included, as the original).
     kind "scribble": the scribble robot (``panet_min.data.scribbles``) on the one-vs-rest map
     (class -> object scribble, every other labelled pixel -> the background region, ignore left
     out), then the original's rule ``scribble_support``: fg = object scribble, bg = background
@@ -48,7 +51,7 @@ def weak_support_from_label(label: np.ndarray, class_id: int, kind: str = "mask"
     if not cls.any():
         raise ValueError(f"class {class_id} is not in this label map: pick a support that contains it")
     if kind == "mask":
-        return cls, ~cls
+        return dense_support(label, class_id)
     if kind == "scribble":
         from .data.scribbles import make_scribble_map
 
@@ -63,36 +66,6 @@ def weak_support_from_label(label: np.ndarray, class_id: int, kind: str = "mask"
         return bbox_support(components.astype(np.uint8), cls)
     raise ValueError(f"unknown support kind {kind!r}: one of 'mask', 'scribble', 'bbox' (or 'drawn' "
                      "with polyline_mask)")
-
-
-def parse_points(text: str) -> list[tuple[float, float]]:
-    """"x1,y1; x2,y2; ..." (pixels of the resized image) -> [(x1, y1), ...]; ValueError on a bad pair."""
-    points = []
-    for part in (p.strip() for p in re.split(r"[;\n]", text or "")):
-        if not part:
-            continue
-        try:
-            points.append(tuple(float(v) for v in re.split(r"[,\s]+", part) if v))
-            x, y = points[-1]
-        except ValueError:
-            raise ValueError(f"bad point {part!r}: write points as 'x,y; x,y; ...'") from None
-    return points
-
-
-def polyline_mask(points, shape: tuple[int, int], width: int = 3) -> np.ndarray:
-    """A drawn scribble: the polyline through ``points`` [(x, y), ...] (or "x,y; x,y" text),
-    rasterised into bool [H,W] and thickened to ``width`` pixels. One point gives a dot."""
-    from skimage.draw import line
-
-    points = parse_points(points) if isinstance(points, str) else points
-    out = np.zeros(shape, dtype=bool)
-    pts = [(int(np.clip(round(y), 0, shape[0] - 1)), int(np.clip(round(x), 0, shape[1] - 1))) for x, y in points]
-    for (r0, c0), (r1, c1) in zip(pts, pts[1:] or pts):
-        rr, cc = line(r0, c0, r1, c1)
-        out[rr, cc] = True
-    if width > 1 and out.any():
-        out = ndimage.binary_dilation(out, np.ones((width, width), bool))
-    return out
 
 
 def load_view(source, class_id: int, support_id: str, query_id: str, image_size: int = 241) -> dict:
@@ -135,15 +108,21 @@ def view_support(view: dict, kind: str = "mask", seed: int = 0, fg_points: str =
     return weak_support_from_label(label, c, kind, seed)
 
 
-class _Replay(torch.nn.Module):
-    """Stands in for the encoder: returns features already computed for the same images."""
+# One feature cache per model, shared by every view: features are kept per image (by its bytes) and
+# dropped as soon as the model's weights change (their digest), so a model trained or loaded in place
+# is never answered with the features of its old weights.
+_ENCODERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
-    def __init__(self, features: torch.Tensor):
-        super().__init__()
-        self.features = features
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.features
+def cached_encoder(model, max_items: int = 64) -> CachedEncoder:
+    """``model.encoder`` behind this module's feature cache for ``model`` (see ``CachedEncoder``);
+    a new, empty cache when the encoder's weights are not those the cache was filled with."""
+    digest = parameter_digest(model.encoder)
+    entry = _ENCODERS.get(model)
+    if entry is None or entry[0] != digest or entry[1].encoder is not model.encoder:
+        entry = (digest, CachedEncoder(model.encoder, max_items=max_items))
+        _ENCODERS[model] = entry
+    return entry[1]
 
 
 @torch.no_grad()
@@ -152,24 +131,22 @@ def run_view(model, view: dict, fg: np.ndarray, bg: np.ndarray) -> dict | None:
 
     Returns {"prediction" int [S,S] (0/1), "prob_fg" float [S,S], "cos_bg"/"cos_fg" float [h,w]
     (cosine of the query features to each prototype), "iou" float} or None when fg is empty
-    (no prototype can be pooled from an empty support). The encoder runs once per view and model:
-    its features are kept in the view, and other annotations of the same view replay them through
-    ``PANet.forward``.
+    (no prototype can be pooled from an empty support). Each image goes through the encoder once
+    per set of weights (:func:`cached_encoder`); other annotations of the same view reuse it.
     """
     if not fg.any():
         return None
     device = next(model.parameters()).device
     s = to_tensor_normalized(view["support_rgb"]).to(device)[None, None, None]
     q = to_tensor_normalized(view["query_rgb"]).to(device)[None, None]
-    cache = view.setdefault("_features", {})
-    if id(model) not in cache:
-        was_training = model.training
-        cache[id(model)] = model.eval().encoder(torch.cat([s[0, 0], q[0]]))
-        model.train(was_training)
-    replay = type(model)(_Replay(cache[id(model)]), alpha=model.alpha, pooling=model.pooling).eval()
+    was_training = model.training
+    replay = type(model)(cached_encoder(model), alpha=model.alpha, pooling=model.pooling).eval()
     fg_t = torch.from_numpy(fg).float().to(device)[None, None, None]
     bg_t = torch.from_numpy(bg).float().to(device)[None, None, None]
-    out = replay(s, fg_t, bg_t, q)
+    try:
+        out = replay(s, fg_t, bg_t, q)
+    finally:
+        model.train(was_training)  # .eval() above reached the model's own encoder
     logits = out.logits[0, 0].float().cpu()
     cos = (out.low_res_logits[0, 0].float().cpu() / model.alpha).numpy()
     pred = logits.argmax(0).numpy()

@@ -25,7 +25,7 @@ from .camvid import CamVidSource
 from .coco20i import COCOSource
 from .transforms import (IMAGENET_MEAN, IMAGENET_STD, denormalize, normalize, resize_image,
                          resize_mask, to_tensor_normalized)
-from .weak import bbox_support, dilate_scribble, resize_scribble, scribble_support
+from .weak import bbox_support, dense_support, dilate_scribble, resize_scribble, scribble_support
 
 __all__ = [
     "EpisodeDataset", "collate_episodes", "episode_loader",
@@ -35,7 +35,7 @@ __all__ = [
     "Source", "open_source", "MSRCSource", "VOCSource", "CamVidSource", "COCOSource",
     "IMAGENET_MEAN", "IMAGENET_STD", "denormalize", "normalize", "resize_image", "resize_mask",
     "to_tensor_normalized",
-    "bbox_support", "dilate_scribble", "resize_scribble", "scribble_support",
+    "bbox_support", "dense_support", "dilate_scribble", "resize_scribble", "scribble_support",
     "make_synthetic_voc",
 ]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .sources import Source, read_id_list, read_png, read_rgb
+from .sources import Source, read_id_list, read_label, read_rgb
 
 # stored value -> panet_min label: 0..10 -> 1..11, everything else (11 void) -> 255
 _LUT = np.full(256, 255, dtype=np.uint8)
@@ -66,5 +66,5 @@ class CamVidSource(Source):
 
     def label(self, id_: str) -> np.ndarray:
         """uint8 [H,W] in panet_min labels: 1..11 classes, 255 void (no background 0 in CamVid)."""
-        raw = read_png(self.root / f"{self._part[id_]}annot" / f"{id_}.png", "CamVid label map")
+        raw = read_label(self.root / f"{self._part[id_]}annot" / f"{id_}.png", "CamVid label map")
         return _LUT[raw]

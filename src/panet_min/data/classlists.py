@@ -37,22 +37,33 @@ def voc_palette() -> list[int]:
 _PALETTE = voc_palette()
 
 
-def save_label_png(label: np.ndarray, path: str | Path) -> None:
-    """Write a uint8 [H,W] map as a palette PNG with the VOC palette (values kept as indices)."""
+def save_label_png(label: np.ndarray, path: str | Path, palette: list[int] | None = None) -> None:
+    """Write a uint8 [H,W] map as a palette PNG (values kept as indices; ``palette`` a flat list
+    [768], default the VOC palette). The one writer of label, instance and scribble PNGs: the file
+    is written under a temporary name and renamed, so a file with the final name is complete."""
     label = np.asarray(label)
     if label.ndim != 2 or label.dtype != np.uint8:
         raise ValueError(f"label for {path} must be uint8 [H,W], got {label.dtype} {label.shape}")
+    path = Path(path)
     im = Image.fromarray(label)
-    im.putpalette(_PALETTE)  # turns the "L" image into a "P" image, indices unchanged
-    im.save(path)
+    im.putpalette(_PALETTE if palette is None else palette)  # "L" -> "P", indices unchanged
+    tmp = path.with_name(path.name + ".tmp")
+    im.save(tmp, format="PNG")
+    tmp.replace(path)
 
 
-def read_label(path: str | Path) -> np.ndarray:
-    """Read a label PNG as uint8 [H,W] indices (palette PNGs are not converted to RGB)."""
-    with Image.open(path) as im:
-        if im.mode not in ("P", "L"):
-            raise ValueError(f"label file {path} has mode {im.mode}; expected a palette (P) or grey (L) PNG")
-        return np.asarray(im, dtype=np.uint8)
+def read_label(path: str | Path, what: str = "label map") -> np.ndarray:
+    """A label, instance or scribble PNG as uint8 [H,W] indices: palette indices of a "P" image (not
+    converted to colours), values of an "L" image. The one reader of such files; a missing file or
+    another mode -> ValueError naming ``what`` and the file."""
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("P", "L"):
+                raise ValueError(f"{what} {path} has mode {im.mode}: expected a palette ('P') or "
+                                 "grey ('L') PNG of class indices")
+            return np.array(im, dtype=np.uint8)
+    except FileNotFoundError:
+        raise ValueError(f"{what} not found: {path}") from None
 
 
 def _classes_in(path: Path, n_classes: int, first_value: int, allowed: np.ndarray | None) -> np.ndarray:

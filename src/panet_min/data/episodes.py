@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 from .folds import class_names
 from .sources import check_same_size
 from .transforms import hflip, normalize, resize_image, resize_mask
-from .weak import bbox_support, dilate_scribble, resize_scribble, scribble_support
+from .weak import bbox_support, dense_support, dilate_scribble, resize_scribble, scribble_support
 
 ANNOTATIONS = ("mask", "scribble", "bbox")
 # The tensors of an episode that go to the device (the rest are ids, for plotting).
@@ -222,11 +222,8 @@ class EpisodeDataset(Dataset):
             for k, id_ in enumerate(ep["support_ids"][n]):
                 flip = bool(flips[n * K + k])
                 s_img[n, k], label, raw_hw = self._load(id_, class_ids, n, flip)
-                fg = label == c
+                fg, bg = dense_support(label, c, others, self.support_bg_includes_ignore)
                 dense_present &= bool(fg.any())
-                bg = ~fg & ~np.isin(label, others)
-                if not self.support_bg_includes_ignore:
-                    bg &= label != 255
                 if self.annotation == "scribble":
                     fg, bg = scribble_support(self._weak_map(id_, flip, raw_hw), fg, rng)
                 elif self.annotation == "bbox":

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .sources import Source, missing, read_id_list, read_png, read_rgb
+from .sources import Source, missing, read_id_list, read_label, read_rgb
 
 # The legend of ClickMe.html, in its order: global id = index + 1. (0, 0, 0) is void.
 MSRC_LEGEND = (
@@ -108,7 +108,7 @@ class MSRCSource(Source):
 
     def label(self, id_: str) -> np.ndarray:
         """uint8 [H,W]: 1..23 legend ids, 255 void (no background 0 in MSRC)."""
-        return read_png(self.root / "labels" / f"{id_}.png", "MSRC label map")
+        return read_label(self.root / "labels" / f"{id_}.png", "MSRC label map")
 
     # Weak supports (MSRC has no instance or scribble maps): made from the label maps, per object.
     scribble_seed = 0  # the seed of the scribble robot (evaluate --scribble-seed)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .sources import Source, missing, read_id_list, read_png, read_rgb
+from .sources import Source, missing, read_id_list, read_label, read_rgb
 
 
 def voc_base(root) -> Path:
@@ -76,21 +76,21 @@ class VOCSource(Source):
 
     def label(self, id_: str) -> np.ndarray:
         """uint8 [H,W] from SegmentationClassAug/{id}.png: 0 bg, 1..20 classes, 255 border."""
-        return read_png(self._label_dir / f"{id_}.png", "label map")
+        return read_label(self._label_dir / f"{id_}.png", "label map")
 
     def instances(self, id_: str) -> np.ndarray:
         """uint8 [H,W] from SegmentationObjectAug/{id}.png: 0 none, 1..n instances, 255 border."""
         folder = self.root / "SegmentationObjectAug"
         if not folder.is_dir():
             raise missing("instance folder (needed for box supports)", folder, self._kind, self.root)
-        return read_png(folder / f"{id_}.png", "instance map")
+        return read_label(folder / f"{id_}.png", "instance map")
 
     def scribble(self, id_: str) -> np.ndarray:
         """uint8 [H,W] from ScribbleAugAuto/{id}.png: 0 bg scribble, 255 none, other = object scribbles."""
         folder = self.root / "ScribbleAugAuto"
         if not folder.is_dir():
             raise missing("scribble folder (needed for scribble supports)", folder, self._kind, self.root)
-        return read_png(folder / f"{id_}.png", "scribble map")
+        return read_label(folder / f"{id_}.png", "scribble map")
 
     def _listed_class_list(self, c: int) -> list[str] | None:
         # The original reads ImageSets/Segmentation/{split}/class{c}.txt and nothing else.

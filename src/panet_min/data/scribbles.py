@@ -230,19 +230,10 @@ def scribble_seed(seed: int, image_id: str) -> int:
 
 
 def _scribble_file(args) -> None:
-    from PIL import Image
+    from .classlists import read_label, save_label_png
 
     label_path, out_path, seed = args
-    with Image.open(label_path) as im:
-        label = np.asarray(im, dtype=np.uint8)
-    out = Image.fromarray(make_scribble_map(label, seed))
-    with Image.open(label_path) as im:
-        palette = im.getpalette()
-    if palette:
-        out.putpalette(palette)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    out.save(tmp, format="PNG")
-    tmp.replace(out_path)  # a file with the final name is always complete
+    save_label_png(make_scribble_map(read_label(label_path), seed), out_path)  # written atomically
 
 
 def scribble_folder(label_dir, out_dir, ids, seed: int = 0, workers: int = 1, progress: bool = False) -> None:

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .classlists import read_id_list
+from .classlists import read_id_list, read_label
 
-__all__ = ["Source", "missing", "prepare_command", "read_id_list", "read_png", "read_rgb",
+__all__ = ["Source", "missing", "prepare_command", "read_id_list", "read_label", "read_rgb",
            "check_same_size"]
 
 def prepare_command(dataset: str, root) -> str:
@@ -33,18 +33,6 @@ def missing(what: str, path: Path, dataset: str, root: Path) -> ValueError:
     command = prepare_command(dataset, root)
     return ValueError(f"{what} not found: {path}. The {dataset} data at {root} is missing or "
                       f"incomplete; prepare it with `{command}`.")
-
-
-def read_png(path: Path, what: str = "label map") -> np.ndarray:
-    """A single-channel PNG as uint8 [H,W]: palette indices for "P" images, values for "L" images."""
-    try:
-        with Image.open(path) as im:
-            if im.mode not in ("P", "L"):
-                raise ValueError(f"{what} {path} has mode {im.mode}: expected a palette ('P') or "
-                                 "grey ('L') PNG of class indices")
-            return np.array(im, dtype=np.uint8)
-    except FileNotFoundError:
-        raise ValueError(f"{what} not found: {path}") from None
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -18,7 +18,8 @@ _MEAN_255 = np.asarray(IMAGENET_MEAN, np.float32) * 255  # (x/255 - m)/s == (x -
 _STD_255 = np.asarray(IMAGENET_STD, np.float32) * 255
 
 
-def _hw(size) -> tuple[int, int]:
+def size_hw(size) -> tuple[int, int]:
+    """A size given as S or (h, w) -> (h, w) ints; ValueError unless both are positive."""
     h, w = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
     if int(h) < 1 or int(w) < 1:
         raise ValueError(f"image size must be positive, got {size!r}")
@@ -33,7 +34,7 @@ def resize_image(image: np.ndarray, size) -> np.ndarray:
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"resize_image expects uint8 [H,W,3], got {image.dtype} {image.shape}")
-    h, w = _hw(size)
+    h, w = size_hw(size)
     if image.shape[:2] == (h, w):
         return image
     return np.array(Image.fromarray(image).resize((w, h), Image.BILINEAR))
@@ -46,7 +47,7 @@ def resize_mask(mask: np.ndarray, size) -> np.ndarray:
     """
     if mask.ndim != 2:
         raise ValueError(f"resize_mask expects a 2-D map [H,W], got shape {mask.shape}")
-    h, w = _hw(size)
+    h, w = size_hw(size)
     if mask.shape == (h, w):
         return mask
     if mask.dtype == np.bool_:

@@ -1,6 +1,9 @@
-"""Weak supports: scribbles and bounding boxes in place of dense support masks (paper section 4.3).
+"""Support masks: the dense rule, and the scribbles and boxes that replace it (paper section 4.3).
 
-The model is trained with dense masks; at test time the support masks are replaced by:
+The dense rule (:func:`dense_support`, what every episode, the widgets and the predictor use for a
+mask): foreground = the pixels of the way's class, background = every other pixel except those of
+the episode's other classes (255 border pixels included, as the original). The model is trained with
+dense masks; at test time the support masks may be replaced by:
 
 - **scribbles** (``ScribbleAugAuto`` maps: 0 = background scribble, 255 = no scribble, any other
   value = one object scribble): foreground = the pixels of *one* object scribble that lies inside
@@ -22,11 +25,31 @@ image's scribble values implies. Boxes come from the same objects.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .transforms import _hw, resize_mask
+from .transforms import resize_mask, size_hw
+
+
+def dense_support(label: np.ndarray, class_id: int, others=(), include_ignore: bool = True,
+                  ignore: int = 255) -> tuple[np.ndarray, np.ndarray]:
+    """Support masks (fg, bg), bool [H,W], of class ``class_id`` from a label map [H,W].
+
+    fg = ``label == class_id``; bg = every other pixel, except the pixels of ``others`` (the other
+    classes of the episode: a pixel of another way is no evidence of background) and, with
+    ``include_ignore=False``, the ``ignore`` pixels. The original counts 255 pixels as background.
+    """
+    label = np.asarray(label)
+    if label.ndim != 2:
+        raise ValueError(f"label must be a 2-D map [H,W], got shape {label.shape}")
+    fg = label == class_id
+    bg = ~fg & ~np.isin(label, list(others)) if len(others) else ~fg
+    if not include_ignore:
+        bg &= label != ignore
+    return fg, bg
 
 
 def _check(name: str, values: np.ndarray, class_mask: np.ndarray) -> None:
@@ -123,7 +146,7 @@ def resize_scribble(scribble: np.ndarray, size, antialias: bool = False) -> np.n
         raise ValueError(f"scribble must be uint8 [H,W], got {scribble.dtype} {scribble.shape}")
     if not antialias:
         return resize_mask(scribble, size)
-    h, w = _hw(size)
+    h, w = size_hw(size)
     return np.array(Image.fromarray(scribble).resize((w, h), Image.LANCZOS))
 
 
@@ -138,3 +161,37 @@ def dilate_scribble(scribble: np.ndarray, size: int) -> np.ndarray:
     if size <= 1:
         return scribble
     return ndimage.minimum_filter(scribble, size=int(size))
+
+
+def parse_points(text: str) -> list[tuple[float, float]]:
+    """Typed points -> [(x1, y1), ...]: "x1,y1; x2,y2" or "x1,y1 x2,y2" (pairs separated by ";", a new
+    line or spaces; the two numbers of a pair by a comma or a space). ValueError on a bad pair."""
+    points = []
+    for part in (p.strip() for p in re.split(r"[;\n]", text or "")):
+        if not part:
+            continue
+        try:
+            values = [float(v) for v in re.split(r"[,\s]+", part) if v]
+        except ValueError:
+            raise ValueError(f"bad point {part!r}: write points as 'x,y; x,y; ...' or 'x,y x,y ...'") from None
+        if not values or len(values) % 2:
+            raise ValueError(f"bad point {part!r}: write points as 'x,y; x,y; ...' or 'x,y x,y ...'")
+        points += list(zip(values[::2], values[1::2]))
+    return points
+
+
+def polyline_mask(points, shape: tuple[int, int], width: int = 3) -> np.ndarray:
+    """A drawn scribble: the polyline through ``points`` [(x, y), ...] (or typed text, see
+    :func:`parse_points`), rasterised into bool [H,W] (points rounded, clipped into the image) and
+    thickened to ``width`` pixels. One point gives a dot."""
+    from skimage.draw import line
+
+    points = parse_points(points) if isinstance(points, str) else points
+    out = np.zeros(shape, dtype=bool)
+    pts = [(int(np.clip(round(y), 0, shape[0] - 1)), int(np.clip(round(x), 0, shape[1] - 1))) for x, y in points]
+    for (r0, c0), (r1, c1) in zip(pts, pts[1:] or pts):
+        rr, cc = line(r0, c0, r1, c1)
+        out[rr, cc] = True
+    if width > 1 and out.any():
+        out = ndimage.binary_dilation(out, np.ones((width, width), bool))
+    return out

@@ -60,7 +60,13 @@ def mirrored(url: str) -> str:
 
 def urllib_fetch(url: str, part: Path, offset: int, progress: bool = True) -> None:
     """Append the bytes of ``url`` from ``offset`` on to ``part`` (HTTP Range); restarts from
-    zero when the server ignores the range (status other than 206, e.g. file:// URLs)."""
+    zero when the server ignores the range (status other than 206, e.g. file:// URLs).
+
+    A transfer that ends before the server's Content-Length (a dropped connection) -> ValueError
+    naming the file; the ``.part`` is kept, so running the command again resumes it. Without a
+    checksum this is the only check that the file is whole.
+    """
+    from http.client import IncompleteRead
     from urllib.request import Request, urlopen
 
     headers = {"User-Agent": "panet_min"}
@@ -68,21 +74,33 @@ def urllib_fetch(url: str, part: Path, offset: int, progress: bool = True) -> No
         headers["Range"] = f"bytes={offset}-"
     with urlopen(Request(mirrored(url), headers=headers), timeout=60) as r:
         resumed = offset > 0 and getattr(r, "status", None) == 206
-        total = r.headers.get("Content-Length")
-        total = int(total) + (offset if resumed else 0) if total else None
+        length = r.headers.get("Content-Length")
+        length = int(length) if length and length.strip().isdigit() else None
+        start = offset if resumed else 0
+        total = None if length is None else length + start
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=total, initial=offset if resumed else 0, unit="B", unit_scale=True,
-                       desc=Path(part.name).stem)
+            bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, desc=Path(part.name).stem)
+        received = 0
         with open(part, "ab" if resumed else "wb") as f:
-            for block in iter(lambda: r.read(CHUNK), b""):
-                f.write(block)
+            try:
+                for block in iter(lambda: r.read(CHUNK), b""):
+                    f.write(block)
+                    received += len(block)
+                    if bar is not None:
+                        bar.update(len(block))
+            except IncompleteRead as e:  # http.client's word for a connection closed early
+                f.write(e.partial or b"")  # kept: the next run resumes after it
+                received += len(e.partial or b"")
+            finally:
                 if bar is not None:
-                    bar.update(len(block))
-        if bar is not None:
-            bar.close()
+                    bar.close()
+    if length is not None and received < length:
+        raise ValueError(f"download of {part.name.removesuffix('.part')} from {url} stopped after "
+                         f"{start + received:,} of {total:,} bytes (the connection was cut): run the same "
+                         f"command again to resume it (the partial file {part} is kept)")
 
 
 def download(url: str, dest: str | Path, md5: str | None = None, fetch: Fetch | None = None,

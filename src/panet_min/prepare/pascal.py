@@ -25,10 +25,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
-from ..data.classlists import build_class_lists, read_id_list, read_label, write_class_lists
+from ..data.classlists import build_class_lists, read_id_list, read_label, save_label_png, write_class_lists
 from ..data.scribbles import scribble_folder
 from . import source_url
 from .download import download, run_steps, safe_extract
@@ -84,27 +83,16 @@ def load_sbd_mat(path: Path, key: str) -> np.ndarray:
     return seg.astype(np.uint8)
 
 
-def _write_png(label: np.ndarray, path: Path, palette: list[int]) -> None:
-    im = Image.fromarray(label)
-    im.putpalette(palette)
-    tmp = path.with_name(path.name + ".tmp")
-    im.save(tmp, format="PNG")
-    tmp.replace(path)
-
-
 def convert_aug(voc: Path, sbd: Path, voc_sub: str, sbd_sub: str, key: str, out_sub: str,
                 progress: bool = True) -> list[str]:
     """Write voc/out_sub/{id}.png for every id annotated by VOC (voc/voc_sub/{id}.png, copied
     index for index) or SBD (sbd/sbd_sub/{id}.mat); VOC wins where both exist. Files are written
     into out_sub.partial (resumable) and the folder renamed when complete. Returns the ids."""
-    from ..data.classlists import voc_palette
-
     voc_ids = {p.stem for p in (voc / voc_sub).glob("*.png")}
     sbd_ids = {p.stem for p in (sbd / sbd_sub).glob("*.mat")}
     ids = sorted(voc_ids | sbd_ids)
     partial = voc / f"{out_sub}.partial"
     partial.mkdir(exist_ok=True)
-    palette = voc_palette()
     for i in tqdm(ids, desc=out_sub, disable=not progress):
         out = partial / f"{i}.png"
         if out.is_file():
@@ -113,7 +101,7 @@ def convert_aug(voc: Path, sbd: Path, voc_sub: str, sbd_sub: str, key: str, out_
             label = read_label(voc / voc_sub / f"{i}.png")
         else:
             label = load_sbd_mat(sbd / sbd_sub / f"{i}.mat", key)
-        _write_png(label, out, palette)
+        save_label_png(label, out)
     shutil.rmtree(voc / out_sub, ignore_errors=True)
     partial.replace(voc / out_sub)
     return ids

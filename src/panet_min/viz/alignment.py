@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from .forward import _off
+from .forward import axis_off
 from .overlays import overlay_labels
 from . import style
 
@@ -58,7 +58,7 @@ def plot_par(steps: dict, support_images: torch.Tensor, query_images: torch.Tens
     axes[4].set_title(f"5. CE per pixel\n{term}")
     fig.colorbar(im, ax=axes[4], fraction=0.046)
     for ax in axes:
-        _off(ax)
+        axis_off(ax)
     if title:
         fig.suptitle(title)
     return fig

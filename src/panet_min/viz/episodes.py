@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import style
-from .overlays import IGNORE_COLOR, _np, label_color, legend_patch, to_image
+from .overlays import IGNORE_COLOR, as_numpy, label_color, legend_patch, to_image
 
 NEITHER = "neither / ignored"
 _EPISODE_KEYS = ("support_images", "support_fg", "support_bg", "query_images", "query_labels",
@@ -38,7 +38,7 @@ def _draw_outlined(ax, image, masks, aspect: float = 1.0) -> None:
     """``image`` (``[3, S, S]`` tensor or ``[H, W, 3]``) with (``mask [S, S]``, colour) pairs
     tinted at 50 %; every mask but the grey (ignored) ones is outlined in its colour too."""
     out = to_image(image).copy()
-    masks = [(_np(m).astype(bool), np.asarray(c, dtype=np.float64)) for m, c in masks]
+    masks = [(as_numpy(m).astype(bool), np.asarray(c, dtype=np.float64)) for m, c in masks]
     for m, c in masks:
         out[m] = 0.5 * out[m] + 0.5 * c
     ax.imshow(out, aspect=aspect)
@@ -50,12 +50,12 @@ def _draw_outlined(ax, image, masks, aspect: float = 1.0) -> None:
 
 def _support_masks(episode, n, k):
     fg, bg = episode["support_fg"][n, k], episode["support_bg"][n, k]
-    neither = (_np(fg) + _np(bg)) == 0
+    neither = (as_numpy(fg) + as_numpy(bg)) == 0
     return [(fg, label_color(n + 1)), (neither, IGNORE_COLOR)]
 
 
 def _query_masks(episode, q, ways):
-    lab = _np(episode["query_labels"][q])
+    lab = as_numpy(episode["query_labels"][q])
     return [(lab == n, label_color(n)) for n in range(1, ways + 1)] + [(lab == 255, IGNORE_COLOR)]
 
 
@@ -103,7 +103,7 @@ def plot_episode(episode: dict, class_names=None, source=None):
         _draw_outlined(axes[N, q], episode["query_images"][q], _query_masks(episode, q, N),
                        aspects[("q", q)])
         axes[N, q].set_title(f"query {q + 1}: ground truth")
-    ids = [int(c) for c in _np(episode["class_ids"])]
+    ids = [int(c) for c in as_numpy(episode["class_ids"])]
     _episode_legend(fig, [f"way {n + 1}: {_class_name(class_names, c)}" for n, c in enumerate(ids)])
     return fig
 
@@ -136,7 +136,7 @@ def plot_episode_rows(episodes, class_names=None, source=None, labels=None):
     fig, axes = style.figure(len(episodes), K + Q, panel_aspect=float(np.median(every)),
                              extra_height=0.4)
     for row, ep, label, (s_asp, q_asp) in zip(axes, episodes, labels, rows):
-        name = _class_name(class_names, int(_np(ep["class_ids"])[0]))
+        name = _class_name(class_names, int(as_numpy(ep["class_ids"])[0]))
         for k in range(K):
             _draw_outlined(row[k], ep["support_images"][0, k], _support_masks(ep, 0, k), s_asp[k])
             row[k].set_title(f"episode {label}, support: {name}" if K == 1

@@ -29,7 +29,8 @@ def support_picture(rgb, fg, bg) -> np.ndarray:
     return overlay_mask(overlay_mask(rgb, thick[1], BG_COLOR, alpha=0.35), thick[0], alpha=0.7)
 
 
-def _off(ax):
+def axis_off(ax):
+    """No ticks on ``ax`` (its frame stays: a picture keeps its outline)."""
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -65,7 +66,7 @@ def plot_forward(support_images: torch.Tensor, support_fg: torch.Tensor, support
             bg = support_bg[n, k].cpu().numpy() > 0
             labels = np.where(fg, n + 1, np.where(bg, 0, 255))
             ax.imshow(overlay_labels(support_images[n, k], labels))
-            _off(ax)
+            axis_off(ax)
             if ks == 1:
                 ax.set_title(f"support: {name}" + (f" (1/{K})" if K > 1 else ""), fontsize=9)
             else:
@@ -76,7 +77,7 @@ def plot_forward(support_images: torch.Tensor, support_fg: torch.Tensor, support
         ax = fig.add_subplot(grid[:, s_cols + j * q_size:s_cols + (j + 1) * q_size])
         ax.imshow(overlay_labels(query_image, labels))
         ax.set_title(text, fontsize=9)
-        _off(ax)
+        axis_off(ax)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..data.msrc import MSRC_LEGEND
 from . import style
-from .overlays import _np, legend_patch, to_image
+from .overlays import as_numpy, legend_patch, to_image
 
 MSRC_VOID = "void (ignored)"
 
@@ -19,7 +19,7 @@ def msrc_colour_map(label) -> np.ndarray:
 
     Any other id, or a map that is not 2-D -> ValueError.
     """
-    lab = _np(label)
+    lab = as_numpy(label)
     if lab.ndim != 2:
         raise ValueError(f"an MSRC label map is [H, W], got shape {lab.shape}")
     lab = lab.astype(np.int64)
@@ -41,11 +41,11 @@ def add_msrc_legend(fig, labels, void: bool = True, ncol: int | None = None):
     row up to 6, else 5). ``fig`` should use a layout engine (``style.figure`` does): the
     legend goes ``outside lower center``. Returns the matplotlib ``Legend``.
     """
-    maps = [labels] if _np(labels).ndim == 2 else list(labels)
+    maps = [labels] if as_numpy(labels).ndim == 2 else list(labels)
     present = set()
     for lab in maps:
         msrc_colour_map(lab)  # checks the ids
-        present |= set(np.unique(_np(lab)).tolist()) - {0, 255}
+        present |= set(np.unique(as_numpy(lab)).tolist()) - {0, 255}
     ids = sorted(present)
     handles = [legend_patch(np.array(MSRC_LEGEND[c - 1][1]) / 255) for c in ids]
     texts = [MSRC_LEGEND[c - 1][0] for c in ids]
@@ -74,15 +74,15 @@ def show_msrc_photos(photos, labels, titles=None, msrc: bool = True):
     if titles is not None and len(titles) != len(photos):
         raise ValueError(f"need one title per photo, got {len(titles)} for {len(photos)}")
     for photo, lab in zip(photos, labels):
-        if _np(photo).shape[:2] != _np(lab).shape:
-            raise ValueError(f"photo {_np(photo).shape} and label map {_np(lab).shape} differ")
-    h, w = _np(photos[0]).shape[:2]
+        if as_numpy(photo).shape[:2] != as_numpy(lab).shape:
+            raise ValueError(f"photo {as_numpy(photo).shape} and label map {as_numpy(lab).shape} differ")
+    h, w = as_numpy(photos[0]).shape[:2]
     fig, axes = style.figure(2, len(photos), panel_aspect=h / w, extra_height=0.7)
     for col, (photo, lab) in enumerate(zip(photos, labels)):
         axes[0, col].imshow(to_image(photo))
         if titles is not None:
             axes[0, col].set_title(str(titles[col]))
-        axes[1, col].imshow(msrc_colour_map(lab) if msrc else _np(lab), interpolation="nearest")
+        axes[1, col].imshow(msrc_colour_map(lab) if msrc else as_numpy(lab), interpolation="nearest")
     for ax in axes.flat:
         ax.set_axis_off()
     if msrc:

@@ -25,7 +25,8 @@ BG_COLOR = np.array([0.20, 0.55, 1.00])      # support background masks
 IGNORE_COLOR = np.array([0.55, 0.55, 0.55])  # label 255
 
 
-def _np(x) -> np.ndarray:
+def as_numpy(x) -> np.ndarray:
+    """A tensor (detached, on the CPU) or anything array-like as a numpy array."""
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
@@ -38,7 +39,7 @@ def to_image(image) -> np.ndarray:
     if isinstance(image, torch.Tensor) and image.ndim == 3 and image.shape[0] == 3:
         from ..data.transforms import denormalize
         return denormalize(image.detach().float().cpu()).permute(1, 2, 0).numpy()
-    arr = _np(image)
+    arr = as_numpy(image)
     if arr.ndim != 3 or arr.shape[-1] != 3:
         raise ValueError(f"expected an RGB image [H,W,3] or a tensor [3,H,W], got shape {arr.shape}")
     return arr.astype(np.float64) / 255.0 if arr.dtype == np.uint8 else np.clip(arr, 0.0, 1.0)
@@ -58,7 +59,7 @@ def legend_patch(colour):
 def overlay_mask(image, mask, color=None, alpha: float = 0.5) -> np.ndarray:
     """Blend a binary ``mask [H, W]`` in ``color`` (default ``PALETTE[1]``) over ``image``: -> ``[H, W, 3]``."""
     out = to_image(image).copy()
-    m = _np(mask).astype(bool)
+    m = as_numpy(mask).astype(bool)
     if m.shape != out.shape[:2]:
         raise ValueError(f"mask {m.shape} does not match image {out.shape[:2]}")
     c = PALETTE[1] if color is None else np.asarray(color, dtype=np.float64)
@@ -69,7 +70,7 @@ def overlay_mask(image, mask, color=None, alpha: float = 0.5) -> np.ndarray:
 def overlay_labels(image, labels, alpha: float = 0.55) -> np.ndarray:
     """Blend an episode label map ``[H, W]`` (0 background, 1..N ways, 255 ignore) over ``image``."""
     out = to_image(image).copy()
-    lab = _np(labels).astype(np.int64)
+    lab = as_numpy(labels).astype(np.int64)
     if lab.shape != out.shape[:2]:
         raise ValueError(f"labels {lab.shape} do not match image {out.shape[:2]}")
     for j in np.unique(lab):
@@ -108,7 +109,7 @@ def show_episode(episode: dict, prediction=None, class_names=None, index: int = 
     pick = (lambda v: v[index]) if batched else (lambda v: v)
     s_img, s_fg, s_bg = pick(imgs), pick(episode["support_fg"]), pick(episode["support_bg"])
     q_img, q_lab = pick(episode["query_images"]), pick(episode["query_labels"])
-    ids = [int(c) for c in _np(pick(episode["class_ids"]))]
+    ids = [int(c) for c in as_numpy(pick(episode["class_ids"]))]
     N, K, Q = s_img.shape[0], s_img.shape[1], q_img.shape[0]
     name = (lambda c: class_names[c - 1]) if class_names is not None else (lambda c: f"class {c}")
     q_cols = Q * (2 if prediction is not None else 1)
@@ -126,7 +127,7 @@ def show_episode(episode: dict, prediction=None, class_names=None, index: int = 
             shown = overlay_mask(shown, s_fg[n, k], label_color(n + 1), alpha=0.6)
             support_ax(n, k).imshow(shown)
             support_ax(n, k).set_title(f"way {n + 1}, shot {k + 1}\n{name(ids[n])}", fontsize=9)
-    pred = None if prediction is None else _np(prediction)
+    pred = None if prediction is None else as_numpy(prediction)
     for q in range(Q):
         col = q * (2 if pred is not None else 1)
         query_ax(col).imshow(overlay_labels(q_img[q], q_lab[q]))
@@ -145,7 +146,7 @@ def show_feature_channels(features, channels=None, n: int = 16, ncols: int = 8, 
 
     ``channels``: the indices to draw; default: the ``n`` channels with the largest mean activation.
     """
-    f = _np(features).astype(np.float64)
+    f = as_numpy(features).astype(np.float64)
     if f.ndim != 3:
         raise ValueError(f"features must be [C, h, w], got shape {f.shape}")
     if channels is None:
@@ -171,7 +172,7 @@ def show_similarity(image, maps, names, vmin: float = -1.0, vmax: float = 1.0, c
     """
     import torch.nn.functional as F
     img = to_image(image)
-    m = torch.as_tensor(_np(maps), dtype=torch.float32)
+    m = torch.as_tensor(as_numpy(maps), dtype=torch.float32)
     if m.ndim != 3 or len(names) != m.shape[0]:
         raise ValueError(f"maps must be [P, h, w] with P = len(names) = {len(names)}, got {tuple(m.shape)}")
     up = F.interpolate(m[None], size=img.shape[:2], mode="bilinear", align_corners=False)[0].numpy()
@@ -196,7 +197,7 @@ def features_to_rgb(features, unit: bool = True, margin: int = 2) -> np.ndarray:
     from the border (zero padding makes border features odd) and applied to all; signs fixed as in
     ``pca_2d``; each component scaled to its 1st-99th percentile.
     """
-    f = _np(features).astype(np.float64)
+    f = as_numpy(features).astype(np.float64)
     if f.ndim != 3:
         raise ValueError(f"features must be [C, h, w], got shape {f.shape}")
     if unit:
@@ -234,7 +235,7 @@ def pca_2d(vectors) -> np.ndarray:
     Centre, then SVD (numpy); each component's sign is fixed so that its largest-magnitude
     coefficient is positive, which makes the picture the same on every machine.
     """
-    x = _np(vectors).astype(np.float64)
+    x = as_numpy(vectors).astype(np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"pca_2d needs at least 2 vectors [M, C], got shape {x.shape}")
     x = x - x.mean(axis=0, keepdims=True)
@@ -254,7 +255,7 @@ def show_prototypes_2d(vectors, labels, names=None, title: str | None = None, ma
     """
     import matplotlib.pyplot as plt
     xy = pca_2d(vectors)
-    labels = [int(v) for v in _np(labels)]
+    labels = [int(v) for v in as_numpy(labels)]
     fig, ax = plt.subplots(figsize=(style.WIDTH, 4.6), dpi=style.DPI, layout="constrained")
     for lab in sorted(set(labels)):
         idx = [i for i, v in enumerate(labels) if v == lab]
