@@ -141,11 +141,14 @@ def test_counts_beside_the_results_give_its_numbers(synthetic_voc_root, tmp_path
     res = evaluate(tiny_eval(synthetic_voc_root, out, no_train=True, prototype_distance=True))
     arrays = read_counts(out)
     assert arrays["counts"].shape == (2, 6, 3, 2) and arrays["class_ids"].shape == (2, 6, 1)
-    assert arrays["distances"].shape == (2, 6, 2, 1) and np.isfinite(arrays["distances"]).all()
+    assert arrays["distances"].shape == (2, 6, 3, 1) and np.isfinite(arrays["distances"]).all()
+    assert ((arrays["distances"][:, :, 1:] >= -1e-3) & (arrays["distances"][:, :, 1:] <= 2)).all()  # 1 - cos
     got = scores(load_counts(out))
     assert got["mean_iou"] == pytest.approx([r["mean_iou"] for r in res["runs"]], abs=1e-12)
     assert got["binary_iou"] == pytest.approx([r["binary_iou"] for r in res["runs"]], abs=1e-12)
     assert res["prototype_distance"]["cosine"] == pytest.approx(float(np.mean(arrays["distances"][:, :, 1])), rel=1e-2)
+    assert res["prototype_distance"]["cosine_fg_bg"] == pytest.approx(float(np.mean(arrays["distances"][:, :, 2])),
+                                                                      rel=1e-2)
     assert not list(tmp_path.glob("*.partial.*"))  # work in progress removed at the end
 
 

@@ -190,6 +190,12 @@ def test_object_scribbles_mark_one_object_each_and_support_fg_is_one_of_them():
     assert not bg[10, 10] and not bg[30, 50] and bg[30, 10]
 
 
+def class_names_msrc():
+    from panet_min.data import class_names
+
+    return list(class_names("msrc"))
+
+
 def test_msrc_weak_supports_are_per_object_and_pair_with_dense_episodes(msrc_root):
     from scipy import ndimage
 
@@ -212,6 +218,8 @@ def test_msrc_weak_supports_are_per_object_and_pair_with_dense_episodes(msrc_roo
         rows, cols = np.nonzero(box)
         assert box.sum() == (np.ptp(rows) + 1) * (np.ptp(cols) + 1)  # a filled rectangle
         assert s["empty_supports"] == b["empty_supports"] == 0
+    book = class_names_msrc().index("book") + 1  # photos of a book and void only: void is background
+    assert all((src.scribble(i) == 0).any() for i in src.class_list(book)[:6])
     ids = src.ids[:8]
     first = [src.scribble(i) for i in ids]
     src.scribble_seed = 1  # another robot seed: other scribbles on the same objects

@@ -7,8 +7,9 @@ a paired bootstrap (:mod:`panet_min.stats`):
 - ``class_ids [R,E,N]``: the episode's ways (global class ids);
 - ``counts [R,E,3,1+N]``: TP, FP, FN of the background (label 0) and of each way, summed over the
   episode's queries (the smallest unsigned integer type that holds them);
-- ``distances [R,E,2,N]`` (when measured): Euclidean and cosine distance between each way's support
-  prototype and the query's own prototype, NaN where no query shows the way (float16);
+- ``distances [R,E,3,N]`` (when measured): Euclidean and cosine distance between each way's support
+  prototype and the query's own prototype (NaN where no query shows the way), and the cosine distance
+  between the way's support prototype and the background prototype (float16);
 - ``empty_supports [R]``: weak supports that came out empty in each run.
 
 An evaluation writes ``NAME.partial.json`` / ``NAME.partial.npz`` after each finished run, and an

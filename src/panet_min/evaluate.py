@@ -110,8 +110,7 @@ def _run_episodes(model, episodes, batch_size: int, device, precision: str, mete
     """Record ``episodes`` into ``meter``; returns ``{"redrawn", "empty_supports"}``: episodes the
     dataset redrew (a dense support lost its class in the resize) and weak supports that came out
     empty. ``on_episode(batch, b, prediction [Q,H,W])`` is called for each episode (``--visualize``).
-    ``distances``: a list that receives, per episode, ``[2, N]`` (Euclidean, cosine distance) between
-    each way's support prototype and the query's own prototype (NaN where no query shows the way)."""
+    ``distances``: a list that receives, per episode, ``[3, N]`` (:func:`_distances`)."""
     pin = device.type == "cuda"
     if isinstance(episodes, torch.utils.data.Dataset):
         total = len(episodes)
@@ -149,15 +148,18 @@ def _run_episodes(model, episodes, batch_size: int, device, precision: str, mete
 
 
 def _distances(model, x: dict, out) -> torch.Tensor:
-    """``[B, 2, N]``: Euclidean and cosine distance of each way's support prototype to the query's
-    own prototype (pooled with the true mask; NaN where no query shows the way)."""
+    """``[B, 3, N]``: Euclidean and cosine distance (1 - cos) of each way's support prototype to the
+    query's own prototype (pooled with the true mask; NaN where no query shows the way), and the
+    cosine distance of the way's support prototype to the background prototype (the contrast the
+    classifier works with: an alignment is only as good as it is small next to it)."""
     B, Q = x["query_images"].shape[:2]
+    bg, fg = out.prototypes
     feats = model.encoder(x["query_images"].flatten(0, 1)).float()  # a cache hit with --cache-features
-    protos, present = query_prototypes(feats.reshape(B, Q, *feats.shape[1:]), x["query_labels"],
-                                       out.prototypes[1].shape[1])
-    euclid, cosine = prototype_distances(out.prototypes[1], protos)
+    protos, present = query_prototypes(feats.reshape(B, Q, *feats.shape[1:]), x["query_labels"], fg.shape[1])
+    euclid, cosine = prototype_distances(fg, protos)
+    _, contrast = prototype_distances(fg, bg.unsqueeze(1).expand_as(fg))
     nan = torch.full_like(euclid, float("nan"))
-    return torch.stack([torch.where(present, euclid, nan), torch.where(present, cosine, nan)], 1)
+    return torch.stack([torch.where(present, euclid, nan), torch.where(present, cosine, nan), contrast], 1)
 
 
 def evaluate_episodes(model: PANet, episodes, batch_size: int = 1, n_classes: int | None = None,
@@ -260,12 +262,13 @@ def evaluate(config: EvalConfig, force: bool = False, built: tuple[PANet, dict] 
         arrays["counts"].append(counts)
         arrays["empty_supports"].append(counted["empty_supports"])
         if distances is not None:
-            d = np.stack(distances)  # [E, 2, N]
+            d = np.stack(distances)  # [E, 3, N]
             arrays["distances"].append(d)
             with np.errstate(invalid="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # a way no query showed: NaN, left out
                 run["prototype_distance"] = {"euclidean": float(np.nanmean(d[:, 0])),
-                                             "cosine": float(np.nanmean(d[:, 1]))}
+                                             "cosine": float(np.nanmean(d[:, 1])),
+                                             "cosine_fg_bg": float(np.nanmean(d[:, 2]))}
         runs.append(run)
         save_partial(out, {"config": recorded_config, "parameter_digest": weights["parameter_digest"], "runs": runs},
                      _stacked(arrays))

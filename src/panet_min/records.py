@@ -104,7 +104,7 @@ def summary(config: EvalConfig, recorded_config: dict, runs: list, classes, name
     }
     if all("prototype_distance" in run for run in runs):
         results["prototype_distance"] = {k: float(np.mean([run["prototype_distance"][k] for run in runs]))
-                                         for k in ("euclidean", "cosine")}
+                                         for k in ("euclidean", "cosine", "cosine_fg_bg")}
     return results
 
 

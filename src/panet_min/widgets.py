@@ -89,8 +89,9 @@ def view_support(view: dict, kind: str = "mask", seed: int = 0, fg_points: str =
                  bg_points: str = "") -> tuple[np.ndarray, np.ndarray]:
     """(fg, bg) bool [S,S] of ``view``'s support for annotation ``kind`` (a key of ``TITLES``).
 
-    VOC-layout sources with scribble/instance maps on disk use them (the original's path);
-    otherwise ``weak_support_from_label`` builds them. "drawn": fg = the polyline ``fg_points`` (as
+    Sources with scribble and instance maps use them (VOC layout: the files on disk, the original's
+    path; MSRC: made per object from the labels, as the evaluation does); otherwise
+    ``weak_support_from_label`` builds them. "drawn": fg = the polyline ``fg_points`` (as
     drawn), bg = the polyline ``bg_points`` or, if empty, the robot's background scribble.
     """
     label, c, S = view["support_label"], view["class_id"], view["support_label"].shape[0]
@@ -102,8 +103,12 @@ def view_support(view: dict, kind: str = "mask", seed: int = 0, fg_points: str =
         return bbox_support(resize_mask(src.instances(sid), S), cls)
     if kind == "drawn":
         fg = polyline_mask(fg_points, label.shape)
-        bg = polyline_mask(bg_points, label.shape) if parse_points(bg_points) else \
-            weak_support_from_label(label, c, "scribble", seed)[1]
+        if parse_points(bg_points):
+            bg = polyline_mask(bg_points, label.shape)
+        elif hasattr(src, "scribble"):  # the dataset's background scribble
+            bg = resize_mask(src.scribble(sid), S) == 0
+        else:
+            bg = weak_support_from_label(label, c, "scribble", seed)[1]
         return fg, bg & ~fg
     return weak_support_from_label(label, c, kind, seed)
 

@@ -127,13 +127,15 @@ class MSRCSource(Source):
 
     def scribble(self, id_: str) -> np.ndarray:
         """uint8 [H,W] scribble map: object k's robot scribble = k (objects as :meth:`instances`), a
-        background scribble = 0 over the pixels of no fold class (stuff, horse; not void), none = 255.
-        Seeded per image by (``scribble_seed``, id)."""
+        background scribble = 0 over the pixels of no fold class (stuff, horse, and void: MSRC leaves
+        the surroundings of many objects unlabelled, and a dense support counts void as background
+        too; without it most book, flower and face photos would have no background at all), none =
+        255. Seeded per image by (``scribble_seed``, id)."""
         from .scribbles import object_scribble_map, scribble_seed
 
         def make():
             label = self.label(id_)
-            background = (label != 255) & ~np.isin(label, self._object_classes())
+            background = ~np.isin(label, self._object_classes())
             return object_scribble_map(self.instances(id_), background, scribble_seed(self.scribble_seed, id_))
 
         return self._weak_cache(("scribble", self.scribble_seed, id_), make)

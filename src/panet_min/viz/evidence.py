@@ -114,7 +114,8 @@ def plot_curves(curves: dict, cells_by_setting: dict, key: str = "mean_iou", yla
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
     if fig is not None:
         plt.close(fig)
     return fig if fig is not None else ax.figure
