@@ -65,3 +65,15 @@ def msrc_original_zip() -> Path | None:
     return None
 
 
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one CPU thread for the test (MKL/oneDNN split their sums by thread: one thread gives
+    bit-identical numbers run to run, and is the fastest on a shared 2-core machine)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -18,12 +18,8 @@ from panet_min.prepare.__main__ import main as prepare_main
 from panet_min.train import train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# one thread: fast and bit-reproducible on a shared 2-core machine (conftest.one_thread)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def one_line(capsys, progress: str | None = None) -> str:

@@ -18,12 +18,8 @@ from panet_min.train import train
 from panet_min.viz.curves import read_log
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# one thread: fast and bit-reproducible on a shared 2-core machine (conftest.one_thread)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("flags, expected", [({"avx2", "amx_bf16"}, "bf16"), ({"avx512_bf16", "avx512f"}, "bf16"),

@@ -18,12 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from panet_min.reference import SetMetric
 
 
-@pytest.fixture(autouse=True)
-def one_thread():  # fast and reproducible on a shared 2-core machine (see benchmarks/README.md)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# one thread: fast and bit-reproducible on a shared 2-core machine (conftest.one_thread)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(root, out, **kw) -> EvalConfig:

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from panet_min.experiments import load_grid, shard, status
 from panet_min.experiments.__main__ import main
@@ -13,12 +12,8 @@ from panet_min.evidence import grid_results
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# one thread: fast and bit-reproducible on a shared 2-core machine (conftest.one_thread)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def write_grid(path: Path, root: Path, extra: str = "") -> Path:

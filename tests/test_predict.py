@@ -16,12 +16,8 @@ from panet_min.supports import Support, read_image, read_mask, support_arrays
 S = 121  # small enough for a CPU test, large enough for VGG-16's 8x output stride
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# one thread: fast and bit-reproducible on a shared 2-core machine (conftest.one_thread)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

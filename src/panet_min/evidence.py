@@ -126,7 +126,7 @@ def effect(table: dict, a: tuple[str, str], b: tuple[str, str], folds=None, metr
         if not ea or not eb:
             continue
         ea, eb = _pair(ea, eb)
-        pair = ([e.counts() for e in ea], [e.counts() for e in eb])
+        pair = _common_runs([e.counts() for e in ea], [e.counts() for e in eb])
         pairs.append(pair)
         per_fold[f] = stats.paired_difference([pair], metric=metric, n_resamples=n_resamples)
     if not pairs:
@@ -134,6 +134,14 @@ def effect(table: dict, a: tuple[str, str], b: tuple[str, str], folds=None, metr
     out = stats.paired_difference(pairs, metric=metric, n_resamples=n_resamples)
     out["folds"], out["per_fold"] = list(per_fold), per_fold
     return out
+
+
+def _common_runs(a: list, b: list) -> tuple[list, list]:
+    """Both sides cut to their common first runs: run r of every test is seeded ``seed + r``, so a
+    3-run and a 5-run test of one fold share their first three runs' episodes."""
+    R = min(x.class_ids.shape[0] for x in a + b)
+    cut = lambda x: stats.EpisodeCounts(x.class_ids[:R], x.counts[:R], x.classes, x.n_classes)
+    return [cut(x) for x in a], [cut(x) for x in b]
 
 
 def _pair(ea: list[Entry], eb: list[Entry]) -> tuple[list[Entry], list[Entry]]:

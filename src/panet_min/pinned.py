@@ -99,10 +99,10 @@ def chapter_model(checkpoint=None, weights: str = WEIGHTS, device="cpu", log=pri
     if checkpoint is None and "google.colab" in sys.modules and Path(BOOK_CHECKPOINT).is_file():
         checkpoint = BOOK_CHECKPOINT
     if checkpoint is None:
-        log("model: PANet on the ImageNet VGG-16, no training (pass checkpoint=... for a trained one)")
+        log("model: PANet on the ImageNet VGG-16, no training")
         return load(weights, device=device)
     model = from_checkpoint(checkpoint, map_location=device)
     cfg = model.config or {}
-    log(f"model: your trained PANet, {checkpoint} ({model.checkpoint_step} steps on {cfg.get('dataset', '?')} "
-        f"fold {cfg.get('fold', '?')}, {cfg.get('shots', '?')}-shot)")
+    log(f"model: your trained PANet, {model.checkpoint_step} steps on {cfg.get('dataset', '?')} fold "
+        f"{cfg.get('fold', '?')}, {cfg.get('shots', '?')}-shot\n       ({checkpoint})")
     return model

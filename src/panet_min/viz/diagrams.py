@@ -130,8 +130,8 @@ def plot_par_diagram():
         (0.5, 0.82, "support image\n+ its mask $M_s$", False),
         (1.5, 0.82, "support prototypes\n$p_{bg}, p_n$  (1)(2)", False),
         (2.5, 0.82, "query prediction\n$\\tilde M_q$ (3), $\\hat M_q$ (4)", False),
-        (2.5, 0.22, "query prototypes\n$\\bar p_0, \\bar p_n$ pooled", True),
-        (1.5, 0.22, "support re-segmented\n$\\tilde M_s$ by $[\\bar p_0, \\bar p_n]$", True),
+        (2.5, 0.22, "query prototypes\n$\\bar p_{\\mathrm{bg}}, \\bar p_n$ pooled", True),
+        (1.5, 0.22, "support re-segmented\n$\\tilde M_s$ by $[\\bar p_{\\mathrm{bg}}, \\bar p_n]$", True),
         (0.5, 0.22, "$\\mathcal{L}_{PAR}$: cross-entropy\nagainst $M_s$", True),
     ]
     for x, y, text, is_par in boxes:
