@@ -96,18 +96,61 @@ def reader_env(tmp_path_factory):
     return python, env, base
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_a_chapter_opened_alone_shows_the_printed_numbers(reader_env, chapter):
+def run_alone(reader_env, chapter: str, name: str, *params: str) -> Path:
+    """Run ``chapter`` alone in an empty folder with papermill (``params``: ``-p NAME VALUE`` ...);
+    returns the executed notebook."""
     python, env, base = reader_env
-    folder = base / "chapters" / chapter
+    folder = base / "chapters" / name
     folder.mkdir(parents=True)
     stored = REPO / "book" / f"{chapter}.ipynb"
     shutil.copy(stored, folder / stored.name)
     run = subprocess.run([str(python), "-m", "papermill", "--cwd", str(folder), "-k", "python3",
-                          "--no-progress-bar", str(folder / stored.name), str(folder / "out.ipynb")],
-                         capture_output=True, text=True, env=env, timeout=600)
+                          "--no-progress-bar", str(folder / stored.name), str(folder / "out.ipynb"), *params],
+                         capture_output=True, text=True, env=env, timeout=900)
     assert run.returncode == 0, f"{chapter} failed when run alone:\n{run.stderr[-3000:]}"
-    got, want = checked_outputs(folder / "out.ipynb"), checked_outputs(stored)
+    return folder / "out.ipynb"
+
+
+def printed(nb_path: Path) -> str:
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    return "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                   for o in c.get("outputs", []) if o["output_type"] == "stream")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_a_chapter_opened_alone_shows_the_printed_numbers(reader_env, chapter):
+    stored = REPO / "book" / f"{chapter}.ipynb"
+    out = run_alone(reader_env, chapter, chapter)
+    got, want = checked_outputs(out), checked_outputs(stored)
     assert [i for i, _ in got] == [i for i, _ in want]
     for (i, g), (_, w) in zip(got, want):
         assert g == w, f"{chapter} cell {i}: a reader's run prints\n{g}\nbut the book shows\n{w}"
+
+
+def test_the_training_chapter_trains_the_real_model(reader_env):
+    """Chapter 7's full profile (VGG-16 on MSRC, the book's pipeline) for a few steps, as a learner
+    runs it in Colab: it trains, saves the checkpoint where the other chapters look, and scores it."""
+    out = run_alone(reader_env, "07_training", "07_full", "-p", "profile", "full", "-p", "iters", "4",
+                    "-p", "eval_episodes", "4")
+    text = printed(out)
+    assert "profile full: vgg16, 241 px, 4 steps" in text
+    assert "yours: mean-IoU" in text and "untrained: mean-IoU" in text
+    assert (out.parent.parent / "runs" / "book" / "checkpoint.pt").is_file()  # ../runs/book beside the chapter
+
+
+def test_your_own_photo_with_two_files(reader_env, msrc_root, tmp_path):
+    """Chapter 9b on two photos of the learner's own (here two MSRC photos saved as JPEG files, as a
+    phone would give them), with a box; no ground truth, so it reports the object's share."""
+    from PIL import Image
+
+    files = []
+    for stem in ("1_12_s", "1_13_s"):
+        path = tmp_path / f"{stem}.jpg"
+        Image.open(msrc_root / "msrc" / "Images" / f"{stem}.bmp").save(path, quality=90)
+        files.append(path)
+    out = run_alone(reader_env, "09b_your_own_photo", "09b_own", "-p", "support_image", str(files[0]),
+                    "-p", "query_image", str(files[1]), "-p", "image_size", "241")
+    text = printed(out)
+    assert f"support {files[0].name}, query {files[1].name}" in text
+    assert "of the query's pixels" in text and "IoU with the ground truth" not in text
+    assert "check passed" in text

@@ -13,7 +13,9 @@ from panet_min.feature_cache import CachedEncoder
 from panet_min.visualize import episode_iou, to_jpeg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_evaluate import one_thread, tiny  # noqa: F401  (fixture and config helper)
+from test_evaluate import tiny
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Counting(torch.nn.Module):
