@@ -74,6 +74,36 @@ def test_a_grid_runs_once_and_reports_over_seeds(synthetic_voc_root, tmp_path, c
     table = grid_results(tmp_path / "results")
     assert sorted(table["mask-1shot"][0]) == ["no PAR", "no training", "trained"]
     assert [len(table["mask-1shot"][0][k]) for k in ("no training", "trained", "no PAR")] == [1, 2, 2]
+    check_the_evidence(tmp_path / "results", table)
+
+
+def check_the_evidence(results, table):
+    """panet_min.evidence on the tiny grid: seeds summarised with ddof 1, paired CIs over seeds and
+    episodes, the claims table, the logs and the held-out curves."""
+    import numpy as np
+
+    from panet_min import evidence
+
+    trained = table["mask-1shot"][0]["trained"]
+    scores = [e.score() for e in trained]
+    s = evidence.seed_scores(trained)
+    assert s["n"] == 2 and s["mean"] == pytest.approx(np.mean(scores)) and s["std"] == pytest.approx(np.std(scores, ddof=1))
+    md = evidence.seed_table(table, "mask-1shot", ["no training", "trained", "no PAR"])
+    assert f"{100 * s['mean']:.1f} ± {100 * s['std']:.1f} (n=2)" in md and "mean over folds" in md
+    ci = evidence.effect(table, ("mask-1shot", "no training"), ("mask-1shot", "trained"), n_resamples=200)
+    untrained = table["mask-1shot"][0]["no training"][0].score()
+    assert ci["difference"] == pytest.approx(np.mean(scores) - untrained)
+    assert ci["low"] <= ci["difference"] <= ci["high"] and ci["n_seeds"] == [2] and ci["n_episodes"] == [8]
+    assert set(ci["per_fold"]) == {0}
+    claims_md, tested = evidence.claims_table(table, n_resamples=100)
+    by_name = {c.name: ci for c, ci in tested}
+    assert by_name["PAR improves 1-shot"] is not None and by_name["PAR improves 5-shot"] is None  # not run
+    assert "n/a" in claims_md and "paired" in claims_md
+    runs = evidence.training_runs(results)
+    assert sorted((r.setting, r.seed) for r in runs) == [("no PAR", 1), ("no PAR", 2), ("trained", 1), ("trained", 2)]
+    curves = evidence.curves(results)
+    assert [p["step"] for p in curves["f0-1shot-par-s1"]] == [0, 2, 4]  # step 0: the untrained cell's
+    assert curves["f0-1shot-par-s1"][0]["mean_iou"] == curves["f0-notrain"][0]["mean_iou"]
 
 
 def test_a_killed_training_resumes_inside_the_grid(synthetic_voc_root, tmp_path):

@@ -1,12 +1,15 @@
 """Execute every chapter of the book in place with papermill, in table-of-contents order.
 
-Used by `make book`. Each notebook runs with its default (CPU) parameters, from
+Used by `make book`. Each notebook runs with its default parameters, from
 the book/ folder, and is saved with its outputs: those are the outputs the
 rendered book shows and nbval checks. Prints the time each chapter took.
 
     python tools/execute_book.py                  # all chapters
     python tools/execute_book.py book/03_*.ipynb  # some
     python tools/execute_book.py -p device cuda   # papermill parameters for every chapter
+    python tools/execute_book.py book/07_training.ipynb -p profile full   # train the real model
+        (VGG-16 PANet on MSRC, the book's schedule; saves runs/book/checkpoint.pt, which chapters 5,
+        8, 9 and 11 take with -p checkpoint ../runs/book/checkpoint.pt)
 """
 from __future__ import annotations
 
