@@ -187,3 +187,24 @@ def test_grid_file_paths_are_relative(tmp_path):
 
     grid = load_grid(Path(__file__).resolve().parents[1] / "grids" / "msrc-241.toml")
     assert not grid.runs_dir.is_absolute() and not grid.results_dir.is_absolute()
+
+
+def test_gradient_clipping_bounds_each_update(synthetic_voc_root, tmp_path):
+    """With --clip-grad c no SGD update moves the weights by more than lr x c (plus weight decay and
+    momentum: both zero here); without it the first steps move them further."""
+    from panet_min.checkpoint import load_checkpoint
+    from panet_min.loading import build_model
+
+    moved = {}
+    for clip in (0.0, 0.05):
+        cfg = tiny_train(synthetic_voc_root, tmp_path / f"clip{clip}", iters=1, lr=1.0, momentum=0.0,
+                         weight_decay=0.0, clip_grad=clip, checkpoint_every=1, log_every=1, milestones=[100])
+        torch.manual_seed(cfg.seed)  # the initial weights train() builds after seeding
+        start = build_model(cfg, torch.device("cpu")).state_dict()
+        run = train(cfg)
+        end = load_checkpoint(run / "checkpoint.pt")["model"]
+        moved[clip] = float(torch.sqrt(sum(((end[k] - start[k]) ** 2).sum() for k in start)))
+        logged = [r for r in read_log(run / "log.jsonl") if r.get("event") == "step"][0]["grad_norm"]
+        assert logged > 0.05  # the log keeps the norm before clipping
+    assert moved[0.05] == pytest.approx(0.05, rel=1e-3)
+    assert moved[0.0] > 0.05

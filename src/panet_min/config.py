@@ -106,6 +106,8 @@ class TrainConfig(_EpisodeConfig):
     gamma: float = _field(0.1, "lr factor at each milestone")
     warmup: int = _field(0, "steps of linear learning-rate warm-up from lr/warmup to lr (0: none, as the "
                             "original)")
+    clip_grad: float = _field(0.0, "clip the gradient's total L2 norm to this before each SGD step (0: no "
+                                   "clipping, as the original)")
     par_weight: float = _field(1.0, "lambda of the PAR loss (0: no PAR)")
     alpha: float = _field(20.0, "cosine scale")
     episodes_per_step: int = _field(1, "episodes per optimizer step (1 = the original)")
@@ -141,7 +143,7 @@ class TrainConfig(_EpisodeConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        for name in ("lr", "par_weight", "alpha", "weight_decay", "momentum", "gamma"):
+        for name in ("lr", "par_weight", "alpha", "weight_decay", "momentum", "gamma", "clip_grad"):
             if not float(getattr(self, name)) >= 0:
                 raise ValueError(f"{name} must be a non-negative number, got {getattr(self, name)!r}")
         if self.lr <= 0:

@@ -231,6 +231,8 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world, progr
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         signals.add(torch.stack([loss, q_loss, out.par_loss.float()]), out.prototypes)  # before the step
+        if config.clip_grad:  # logged above unclipped: the log shows the spikes the clipping cut
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
         optimizer.step()
         scheduler.step()
         n_summed += 1
