@@ -52,11 +52,15 @@ class Entry:
 def setting(r: dict) -> str:
     """"no training", "trained", "no PAR" (+ ", trained K-shot" when K != 1), and the protocol
     options "strict", "stuff as training" as :func:`panet_min.report.experiment` names them (+ ", no
-    PAR" with lambda = 0)."""
+    PAR" with lambda = 0), and the options that are not the original's (", clipped C", ", warm-up N")."""
     name = experiment(r)
     cfg = r["model"].get("trained_config") or {}
     if name in ("stuff as training", "strict") and float(cfg.get("par_weight", 1.0)) == 0:
         name += ", no PAR"
+    if cfg.get("clip_grad"):
+        name += f", clipped {float(cfg['clip_grad']):g}"
+    if cfg.get("warmup"):
+        name += f", warm-up {cfg['warmup']}"
     k = cfg.get("shots", 1)
     return name if not r["model"]["trained"] or k == 1 else f"{name}, trained {k}-shot"
 
