@@ -99,6 +99,8 @@ def check_the_evidence(results, table):
     by_name = {c.name: ci for c, ci in tested}
     assert by_name["PAR improves 1-shot"] is not None and by_name["PAR improves 5-shot"] is None  # not run
     assert "n/a" in claims_md and "paired" in claims_md
+    boxes = next(c for c, _ in tested if c.name.startswith("boxes"))
+    assert boxes.say("opposite") == "no cost: weak beats dense" and evidence.CLAIMS[1].say("opposite") == "opposite"
     runs = evidence.training_runs(results)
     assert sorted((r.setting, r.seed) for r in runs) == [("no PAR", 1), ("no PAR", 2), ("trained", 1), ("trained", 2)]
     curves = evidence.curves(results)

@@ -193,6 +193,15 @@ class Claim:
     paper: str
     expected_sign: int = 1
     paired: bool = True
+    words: dict | None = None  # the verdict in the claim's own words, e.g. {"opposite": "no cost"}
+
+    def say(self, verdict: str) -> str:
+        """The verdict ("shown", "not shown", "opposite") as the table prints it for this claim."""
+        return (self.words or {}).get(verdict, verdict)
+
+
+# A weak-support claim is "a small cost": the verdict says whether a cost is there at all.
+WEAK_WORDS = {"shown": "shown: a cost", "not shown": "no cost shown", "opposite": "no cost: weak beats dense"}
 
 
 CLAIMS = (
@@ -206,9 +215,9 @@ CLAIMS = (
     Claim("5 support shots beat 1 (the 1-shot-trained model)", ("mask-1shot", "trained"), ("mask-5shot", "trained"),
           paper_effect("1-shot", "5-shot"), paired=False),
     Claim("scribbles cost little (1-shot)", ("mask-1shot", "trained"), ("scribble-1shot", "trained"),
-          paper_effect("1-shot", "scribble 1-shot"), expected_sign=-1),
+          paper_effect("1-shot", "scribble 1-shot"), expected_sign=-1, words=WEAK_WORDS),
     Claim("boxes cost little (1-shot)", ("mask-1shot", "trained"), ("bbox-1shot", "trained"),
-          paper_effect("1-shot", "box 1-shot"), expected_sign=-1),
+          paper_effect("1-shot", "box 1-shot"), expected_sign=-1, words=WEAK_WORDS),
 )
 
 
@@ -247,7 +256,7 @@ def claims_table(table: dict, claims=CLAIMS, n_resamples: int = stats.N_RESAMPLE
         tested.append((c, ci))
         ours = " → ".join(format_seeds(over_folds(table.get(t, {}), s)) for t, s in (c.a, c.b))
         rows.append([c.name, c.paper, ours, MISSING if ci is None else format_effect(ci),
-                     MISSING if ci is None else f"{ci['verdict']} ({'paired' if ci['paired'] else 'unpaired'}, "
+                     MISSING if ci is None else f"{c.say(ci['verdict'])} ({'paired' if ci['paired'] else 'unpaired'}, "
                                                 f"folds {', '.join(map(str, ci.get('folds', []))) or 'all'})"])
     header = ["claim", "paper, points (PASCAL-5i)", "ours: a → b, mIoU % over folds (mean ± sd over seeds)",
               "ours: b − a, points [95% CI]", "verdict"]
