@@ -106,6 +106,23 @@ def check_the_evidence(results, table):
     curves = evidence.curves(results)
     assert [p["step"] for p in curves["f0-1shot-par-s1"]] == [0, 2, 4]  # step 0: the untrained cell's
     assert curves["f0-1shot-par-s1"][0]["mean_iou"] == curves["f0-notrain"][0]["mean_iou"]
+    # the third claim: distances paired by seed and episode, the held-out score at a kept checkpoint
+    from panet_min.counts import read_counts
+
+    for name, which in evidence.DISTANCES.items():
+        ci = evidence.distance_effect(table, which, n_resamples=100)
+        per_seed = lambda s: np.mean([np.nanmean(x) for x in evidence.distance_values(table["mask-1shot"][0][s], which)])
+        assert ci["difference"] == pytest.approx(per_seed("trained") - per_seed("no PAR"), rel=1e-4)  # float32 counts
+        assert ci["low"] <= ci["difference"] <= ci["high"]
+    d = read_counts(table["mask-1shot"][0]["trained"][0].path)["distances"]
+    ratio = evidence.distance_values(table["mask-1shot"][0]["trained"][:1], 2)[0]
+    assert np.allclose(ratio, d[:, :, 1, 0] / d[:, :, 2, 0], equal_nan=True)
+    at2 = evidence.curve_effect(table, curves, 2, n_resamples=100)
+    step2 = lambda s: np.mean([p["mean_iou"] for c in (e.cell for e in table["mask-1shot"][0][s])
+                               for p in curves[c] if p["step"] == 2])
+    assert at2["difference"] == pytest.approx(step2("trained") - step2("no PAR")) and at2["folds"] == [0]
+    md, rows = evidence.alignment_table(table, curves, steps=(2,), n_resamples=100)
+    assert len(rows) == 4 and "step 2" in md and "PAR aligns the prototypes: cosine distance |" in md
 
 
 def test_a_killed_training_resumes_inside_the_grid(synthetic_voc_root, tmp_path):

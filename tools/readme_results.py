@@ -32,6 +32,12 @@ def block() -> str:
         rows.append(["5-shot, trained 5-shot (PAR)", "", evidence.format_seeds(five_shot),
                      evidence.format_seeds(evidence.over_folds(five, "no PAR, trained 5-shot"))])
     text = markdown_table(["MSRC-5i, mean over its 3 folds (mean-IoU %)", *(s for s, _ in SETTINGS)], rows)
+    _, tested = evidence.claims_table(table)
+    lines = [f"- {c.name}: " + ("not run" if ci is None else
+                                f"{evidence.format_effect(ci)} points, {c.say(ci['verdict'])} "
+                                f"(PASCAL-5i in the paper: {c.paper})") for c, ci in tested]
+    text += ("\n\nThe paper's claims, b − a over the folds with its 95 % CI (bootstrap over training seeds "
+             "and test episodes):\n\n" + "\n".join(lines))
     return f"{START}\n{text}\n{END}"
 
 

@@ -263,6 +263,97 @@ def claims_table(table: dict, claims=CLAIMS, n_resamples: int = stats.N_RESAMPLE
     return markdown_table(header, rows), tested
 
 
+# The paper's third claim: PAR aligns the support and query prototypes of a class more tightly, and
+# training converges faster. The dense 1-shot test records per episode (panet_min.evaluate) the
+# distance of each way's support prototype to the query's own (pooled with the true mask), Euclidean
+# and cosine, and the support's own foreground-background cosine distance (its contrast).
+DISTANCES = {"Euclidean distance": 0, "cosine distance": 1, "cosine distance / fg-bg contrast": 2}
+
+
+def distance_values(entries: list[Entry], which: int) -> list[np.ndarray]:
+    """Per seed, ``[R, E]`` per-episode distances of way 1: 0 Euclidean, 1 cosine (1 - cos), 2 the
+    cosine distance divided by the support's foreground-background cosine distance."""
+    from .counts import read_counts
+
+    d = [read_counts(e.path)["distances"][:, :, :, 0] for e in entries]
+    return [x[:, :, 1] / x[:, :, 2] if which == 2 else x[:, :, which] for x in d]
+
+
+def distance_effect(table: dict, which: int, a: str = "no PAR", b: str = "trained", test: str = "mask-1shot",
+                    n_resamples: int = stats.N_RESAMPLES) -> dict:
+    """``b - a`` of a prototype distance (:func:`distance_values`), paired by seed and episode over the
+    folds that have both settings, with ``"a_mean"``/``"b_mean"`` (means over folds of the seeds' means)."""
+    folds = [f for f in sorted(table.get(test, {})) if {a, b} <= set(table[test][f])]
+    if not folds:
+        raise ValueError(f"no fold has both {a} and {b} under {test}")
+    pairs = [tuple(distance_values(_pair(table[test][f][a], table[test][f][b])[i], which) for i in (0, 1))
+             for f in folds]
+    ci = stats.paired_difference(pairs, n_resamples=n_resamples)
+    ci["a_mean"], ci["b_mean"] = (float(np.mean([np.mean([np.nanmean(x) for x in p[i]]) for p in pairs]))
+                                  for i in (0, 1))
+    ci["folds"] = folds
+    return ci
+
+
+def curve_effect(table: dict, curve: dict, step: int, a: str = "no PAR", b: str = "trained",
+                 test: str = "mask-1shot", n_resamples: int = stats.N_RESAMPLES) -> dict:
+    """``b - a`` of the held-out mean-IoU at a kept checkpoint (``curve``: :func:`curves`), paired by
+    seed and episode over the folds that have both settings at that step."""
+    pairs, folds, means = [], [], []
+    for f in sorted(table.get(test, {})):
+        if not {a, b} <= set(table[test][f]):
+            continue
+        ea, eb = _pair(table[test][f][a], table[test][f][b])
+        at = lambda es: [p["entry"] for e in es for p in curve.get(e.cell, []) if p["step"] == step]
+        ca, cb = at(ea), at(eb)
+        if ca and len(ca) == len(ea) and len(cb) == len(eb):
+            pairs.append(([e.counts() for e in ca], [e.counts() for e in cb]))
+            means.append([np.mean([e.score() for e in ca]), np.mean([e.score() for e in cb])])
+            folds.append(f)
+    if not pairs:
+        raise ValueError(f"no fold has both {a} and {b} at step {step}")
+    a_mean, b_mean = np.mean(means, axis=0)
+    return {**stats.paired_difference(pairs, n_resamples=n_resamples), "folds": folds, "a_mean": float(a_mean),
+            "b_mean": float(b_mean)}
+
+
+def alignment_table(table: dict, curve: dict, steps=(250, 500),
+                    n_resamples: int = stats.N_RESAMPLES) -> tuple[str, list]:
+    """The third claim as rows of the claims table: each distance (no PAR → PAR, PAR − no PAR with its
+    paired CI, verdict: PAR closer?) and the held-out mean-IoU at early checkpoints (PAR ahead?).
+    Returns the Markdown and ``[(row name, ci, verdict)]``."""
+    rows, tested = [], []
+    for name, which in DISTANCES.items():
+        try:
+            ci = distance_effect(table, which, n_resamples=n_resamples)
+        except ValueError:
+            continue
+        v = stats.verdict(ci, expected_sign=-1)
+        scale, digits = (1e-3, 2) if which == 0 else (1.0, 3)
+        unit = " (thousands)" if which == 0 else ""
+        num = lambda x: f"{scale * x:.{digits}f}"
+        snum = lambda x: f"{scale * x:+.{digits}f}"
+        tested.append((name, ci, v))
+        rows.append([f"PAR aligns the prototypes: {name}{unit}", "claimed, no figure",
+                     f"{num(ci['a_mean'])} → {num(ci['b_mean'])}",
+                     f"{snum(ci['difference'])} [{snum(ci['low'])}, {snum(ci['high'])}]",
+                     {"shown": "shown: PAR closer", "opposite": "opposite: PAR farther",
+                      "not shown": "not shown"}[v] + f" (paired, folds {', '.join(map(str, ci['folds']))})"])
+    for step in steps:
+        try:
+            ci = curve_effect(table, curve, step, n_resamples=n_resamples)
+        except ValueError:
+            continue
+        v = stats.verdict(ci)
+        tested.append((f"held-out mean-IoU at step {step}", ci, v))
+        rows.append([f"PAR converges faster: held-out mIoU at step {step}", "claimed, no figure",
+                     f"{100 * ci['a_mean']:.1f} → {100 * ci['b_mean']:.1f}",
+                     format_effect(ci), f"{v} (paired, folds {', '.join(map(str, ci['folds']))})"])
+    header = ["claim", "paper", "ours: no PAR → PAR (mean over folds and seeds)", "ours: PAR − no PAR [95% CI]",
+              "verdict"]
+    return markdown_table(header, rows), tested
+
+
 @dataclass
 class Run:
     """One trained cell of the grid: its fold, setting, training seed, training config and log."""
@@ -313,4 +404,5 @@ def curves(results_dir=None) -> dict[str, list[dict]]:
 
 __all__ = ["Entry", "grid_results", "setting", "seed_scores", "over_folds", "seed_table", "effect",
            "format_seeds", "format_effect", "book_grid_dir", "PAPER", "paper", "Claim", "CLAIMS", "check_claim",
-           "claims_table", "Run", "training_runs", "curves"]
+           "claims_table", "Run", "training_runs", "curves", "DISTANCES", "distance_values", "distance_effect",
+           "curve_effect", "alignment_table"]
