@@ -31,6 +31,7 @@ def main() -> int:
            if report.experiment(r) in ("trained", "no PAR")]
     grid = grid_results()
     out_dir = report.book_results_dir() / "parity"
+    grid_dir = report.book_results_dir() / "msrc-241"  # a cell's log is copied there when its training ends
     rows = []
     for name, r in sorted(old, key=lambda x: x[0]):
         d = report.describe(r)
@@ -38,8 +39,8 @@ def main() -> int:
         ckpt = ROOT / "runs" / "msrc-241" / cell / "checkpoint.pt"
         out = out_dir / f"{cell}-fp32eval.json"
         if not out.is_file():
-            if not ckpt.is_file():
-                print(f"{cell}: no bf16 checkpoint yet (run the grid first)")
+            if not ckpt.is_file() or not (grid_dir / cell / "log.jsonl").is_file():
+                print(f"{cell}: no finished bf16 training yet (run the grid first)")
                 continue
             cfg = {k: v for k, v in r["config"].items() if k in EvalConfig.__dataclass_fields__}
             cfg.update(checkpoint=str(ckpt), out=str(out), precision="fp32", amp=False, data_root="data",

@@ -405,4 +405,4 @@ def curves(results_dir=None) -> dict[str, list[dict]]:
 __all__ = ["Entry", "grid_results", "setting", "seed_scores", "over_folds", "seed_table", "effect",
            "format_seeds", "format_effect", "book_grid_dir", "PAPER", "paper", "Claim", "CLAIMS", "check_claim",
            "claims_table", "Run", "training_runs", "curves", "DISTANCES", "distance_values", "distance_effect",
-           "curve_effect", "alignment_table"]
+           "curve_effect", "alignment_table", "WEAK_WORDS"]

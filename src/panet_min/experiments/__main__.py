@@ -23,6 +23,8 @@ def main(argv=None) -> int:
     parser.add_argument("--shard", help="I/N: this process runs cell k when k mod N = I")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these cells (names, or group names)")
     args = parser.parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):  # a log file (nohup ... > log) shows each step line as it comes
+        sys.stdout.reconfigure(line_buffering=True)
 
     def body():
         grid = load_grid(args.grid)
