@@ -37,7 +37,11 @@ def plot_seed_bars(table: dict, bars, metric: str = "mean_iou", title: str | Non
         per_fold = [[e.score(metric) for e in table.get(test, {}).get(f, {}).get(setting, [])] for f in folds]
         n = {len(v) for v in per_fold}
         mean_over = list(np.mean(per_fold, axis=0)) if len(n) == 1 and 0 not in n else []
-        colour = _colour(setting if label is None else label, other)
+        # the book's colour of the setting ("trained", "no PAR", ...) unless two bars share a setting
+        # (dense, scribble, box of one model): then each label its own colour
+        distinct = len({b[2] for b in bars}) == len(bars)
+        colour = _colour(setting if label is None or (distinct and setting.split(",")[0] in style.COLOURS)
+                         else label, other)
         for g, values in enumerate(per_fold + [mean_over]):
             if not values:
                 continue
