@@ -208,3 +208,14 @@ def test_gradient_clipping_bounds_each_update(synthetic_voc_root, tmp_path):
         assert logged > 0.05  # the log keeps the norm before clipping
     assert moved[0.05] == pytest.approx(0.05, rel=1e-3)
     assert moved[0.0] > 0.05
+
+
+def test_a_stuck_models_large_distances_are_kept_not_overflowed(tmp_path):
+    """A training that got stuck grows its features: its Euclidean prototype distances pass 65504
+    (float16's largest value). They must come back as stored, not as inf."""
+    from panet_min.counts import save_counts
+
+    d = np.array([[[[2.5e5], [0.01], [0.02]]]], dtype=np.float32)  # [R=1, E=1, 3, N=1]
+    save_counts(tmp_path / "r.json", {"class_ids": np.ones((1, 1, 1)), "counts": np.ones((1, 1, 3, 2)), "distances": d})
+    back = read_counts(tmp_path / "r.json")["distances"]
+    assert np.isfinite(back).all() and back[0, 0, 0, 0] == pytest.approx(2.5e5)

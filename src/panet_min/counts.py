@@ -9,7 +9,8 @@ a paired bootstrap (:mod:`panet_min.stats`):
   episode's queries (the smallest unsigned integer type that holds them);
 - ``distances [R,E,3,N]`` (when measured): Euclidean and cosine distance between each way's support
   prototype and the query's own prototype (NaN where no query shows the way), and the cosine distance
-  between the way's support prototype and the background prototype (float16);
+  between the way's support prototype and the background prototype (float32: the Euclidean distance of
+  a training that got stuck passes float16's largest value, 65504);
 - ``empty_supports [R]``: weak supports that came out empty in each run.
 
 An evaluation writes ``NAME.partial.json`` / ``NAME.partial.npz`` after each finished run, and an
@@ -43,7 +44,7 @@ def _compact(arrays: dict) -> dict:
         elif key == "class_ids":
             value = value.astype(np.uint8 if value.size == 0 or value.max() < 256 else np.uint16)
         elif key == "distances":
-            value = value.astype(np.float16)
+            value = value.astype(np.float32)
         out[key] = value
     return out
 
