@@ -174,3 +174,20 @@ def test_the_books_grid_declares_the_evidence():
     tests = {(t["annotation"], t["shots"]) for t in one_shot[0].tests}
     assert tests == {(a, k) for a in ("mask", "scribble", "bbox") for k in (1, 5)}
     assert [c.name for c in grid.cells if c.train is None] == ["f0-notrain", "f1-notrain", "f2-notrain"]
+
+
+def test_a_stuck_stretch_is_counted_from_the_log():
+    """Query loss 0.3, then 0.69 for steps 210-300 (10 lines), then 0.3: with a 5-line mean, the
+    stretch at or above 0.55 runs from step 240 to 310, where 4 or 5 of the 5 lines are high (0.612
+    and 0.69; 3 of 5 give 0.534 < 0.55)."""
+    from panet_min import evidence
+
+    log = [{"event": "step", "step": s, "query_loss": 0.69 if 210 <= s <= 300 else 0.3} for s in range(10, 1001, 10)]
+    run = evidence.Run("c", 0, "no PAR", 1, {}, log)
+    steps, smooth = evidence.smoothed_loss(run)
+    high = steps[(smooth >= evidence.STUCK_LOSS) & (steps > evidence.STUCK_AFTER)]
+    assert high[0] == 240 and high[-1] == 310
+    assert evidence.stuck_steps(run) == 10 * len(high) == 80
+    assert evidence.peak_loss(run) == pytest.approx(0.69)
+    calm = evidence.Run("d", 0, "trained", 1, {}, [dict(r, query_loss=0.3) for r in log])
+    assert evidence.stuck_steps(calm) == 0 and evidence.peak_loss(calm) == pytest.approx(0.3)

@@ -381,6 +381,32 @@ def training_runs(results_dir=None) -> list[Run]:
     return sorted(runs, key=lambda r: (r.fold, r.setting, r.seed))
 
 
+# A training is stuck while its query loss, averaged over 50 steps (5 log lines of 10 steps), is at or
+# above 0.55 (80 % of ln 2, the loss of a model that says 50 % everywhere) after its first 100 steps.
+STUCK_LOSS, STUCK_WINDOW, STUCK_AFTER = 0.55, 5, 100
+
+
+def smoothed_loss(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """``(steps, query loss)`` of a training's log, the loss as a moving average of STUCK_WINDOW lines."""
+    from .viz.curves import moving_average, series
+
+    steps, loss = series(run.log, "query_loss")
+    return steps, moving_average(loss, STUCK_WINDOW)
+
+
+def stuck_steps(run: Run) -> int:
+    """Steps after the first STUCK_AFTER spent with the smoothed query loss at or above STUCK_LOSS."""
+    steps, smooth = smoothed_loss(run)
+    every = int(steps[1] - steps[0]) if len(steps) > 1 else 10
+    return int(((smooth >= STUCK_LOSS) & (steps > STUCK_AFTER)).sum() * every)
+
+
+def peak_loss(run: Run) -> float:
+    """The highest smoothed query loss after the first STUCK_AFTER steps."""
+    steps, smooth = smoothed_loss(run)
+    return float(smooth[steps > STUCK_AFTER].max())
+
+
 def curves(results_dir=None) -> dict[str, list[dict]]:
     """``{cell: [{"step", "mean_iou", "euclidean", "cosine", "entry"}]}`` from each cell's
     ``curve/step-NNNNN.json`` (held-out episodes at the kept checkpoints), step 0 taken from the
@@ -405,4 +431,5 @@ def curves(results_dir=None) -> dict[str, list[dict]]:
 __all__ = ["Entry", "grid_results", "setting", "seed_scores", "over_folds", "seed_table", "effect",
            "format_seeds", "format_effect", "book_grid_dir", "PAPER", "paper", "Claim", "CLAIMS", "check_claim",
            "claims_table", "Run", "training_runs", "curves", "DISTANCES", "distance_values", "distance_effect",
-           "curve_effect", "alignment_table", "WEAK_WORDS"]
+           "curve_effect", "alignment_table", "WEAK_WORDS", "STUCK_LOSS", "STUCK_WINDOW", "STUCK_AFTER",
+           "smoothed_loss", "stuck_steps", "peak_loss"]
