@@ -99,6 +99,13 @@ def check_the_evidence(results, table):
     by_name = {c.name: ci for c, ci in tested}
     assert by_name["PAR improves 1-shot"] is not None and by_name["PAR improves 5-shot"] is None  # not run
     assert "n/a" in claims_md and "paired" in claims_md
+    par = by_name["PAR improves 1-shot"]  # "a → b" are the scores the effect used
+    assert par["b"]["mean"] - par["a"]["mean"] == pytest.approx(par["difference"])
+    # a trained setting with one seed stands for that seed only (an untrained model for every seed)
+    f0 = table["mask-1shot"][0]
+    one = {"mask-1shot": {0: {"no PAR": f0["no PAR"][1:], "trained": f0["trained"]}}}
+    ci1 = evidence.effect(one, ("mask-1shot", "no PAR"), ("mask-1shot", "trained"), n_resamples=50)
+    assert ci1["n_seeds"] == [1] and ci1["difference"] == pytest.approx(f0["trained"][1].score() - f0["no PAR"][1].score())
     boxes = next(c for c, _ in tested if c.name.startswith("boxes"))
     assert boxes.say("opposite") == "no cost: weak beats dense" and evidence.CLAIMS[1].say("opposite") == "opposite"
     runs = evidence.training_runs(results)
@@ -155,6 +162,8 @@ def test_shards_split_the_cells():
     ('[[group]]\nname = "x"\nseed = [1]\nfold = [0]\nlearning_rate = [0.1]\ntests = "s"\ntag = "lr"', "learning_rate"),
     ('[[group]]\nname = "x"\nseed = [1]\nfold = [0]\ntests = "s"', "two cells are both named f0-1shot-par-s1"),
     ('[[group]]\nname = "x"\nseed = [1]\nfold = [0]\ntests = "nope"\ntag = "t"', "a name from \\[test_sets\\]"),
+    ('[[group]]\nname = "x"\nseed = [1]\nfold = [0]\ntag = "t"\ntests = [{shots = 1}, {shots = 1, runs = 3}]',
+     "two tests write mask-1shot.json"),
 ])
 def test_a_bad_grid_is_refused_before_any_work(synthetic_voc_root, tmp_path, capsys, extra, message):
     grid_file = write_grid(tmp_path / "g.toml", synthetic_voc_root, extra)

@@ -118,3 +118,22 @@ def test_per_episode_values_and_unpaired_settings():
     assert (unpaired["high"] - unpaired["low"]) > (ci["high"] - ci["low"])  # no pairing: wider
     with pytest.raises(ValueError, match="same test episodes"):
         paired_difference([(a, [x[:, :40] for x in far])], n_resamples=10)
+
+
+def test_the_same_models_on_other_episodes_pair_by_seed():
+    """Three models whose levels differ a lot (seed variance), each tested on two sets of episodes
+    that differ by +0.5: pairing the seeds removes the seed variance from the interval; the episodes
+    stay unpaired (another shape is allowed)."""
+    rng = np.random.default_rng(7)
+    level = [0.0, 2.0, 4.0]
+    a = [rng.normal(1.0 + s, 0.2, size=(3, 50)) for s in level]
+    b = [rng.normal(1.5 + s, 0.2, size=(3, 40)) for s in level]
+    by_seed = paired_difference([(a, b)], n_resamples=500, paired="seeds")
+    apart = paired_difference([(a, b)], n_resamples=500, paired=False)
+    assert by_seed["low"] < 0.5 < by_seed["high"] and by_seed["low"] > 0.3 and by_seed["paired"] == "seeds"
+    assert (apart["high"] - apart["low"]) > 5 * (by_seed["high"] - by_seed["low"])
+    assert apart["low"] < 0 < apart["high"]  # the seed variance swamps the effect
+    with pytest.raises(ValueError, match="paired must be"):
+        paired_difference([(a, b)], n_resamples=10, paired="episodes")
+    with pytest.raises(ValueError, match="non-finite"):
+        paired_difference([([np.full((3, 50), np.nan)], b[:1])], n_resamples=10, paired="seeds")

@@ -151,6 +151,17 @@ def test_no_par_and_resume_guard(synthetic_voc_root, tmp_path):
         train(tiny(synthetic_voc_root, tmp_path / "r", iters=4, par_weight=0.0, shots=2), resume=True)
     with pytest.raises(ValueError, match="already at step 2"):
         train(tiny(synthetic_voc_root, tmp_path / "r", iters=2, par_weight=0.0), resume=True)
+    # killed after the last save, before the log's "end" line: resuming closes the run, nothing retrained
+    log = run / "log.jsonl"
+    ended = log.read_text()
+    log.write_text("".join(x + "\n" for x in ended.splitlines() if json.loads(x)["event"] != "end"))
+    before = (run / "checkpoint.pt").read_bytes()
+    train(tiny(synthetic_voc_root, tmp_path / "r", iters=2, par_weight=0.0), resume=True)
+    events = [json.loads(x)["event"] for x in log.read_text().splitlines()]
+    assert events[-2:] == ["resume", "end"] and events.count("step") == 2
+    assert json.loads(log.read_text().splitlines()[-1])["param_digests"] == \
+        json.loads(ended.splitlines()[-1])["param_digests"]
+    assert (run / "checkpoint.pt").read_bytes() == before
 
 
 def test_config_round_trip_and_defaults():

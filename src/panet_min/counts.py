@@ -112,7 +112,10 @@ def load_partial(results_path, config: dict, digest: str) -> tuple[list, dict] |
             arrays = {k: z[k] for k in z.files}
     except (OSError, ValueError):
         return None
-    return state["runs"], arrays
+    n = len(state["runs"])  # a kill between the two writes leaves the arrays one run ahead
+    if any(len(v) < n for v in arrays.values()):
+        return None
+    return state["runs"], {k: v[:n] for k, v in arrays.items()}
 
 
 def remove_partial(results_path) -> None:

@@ -38,7 +38,8 @@ from .counts import load_partial, remove_partial, save_counts, save_partial
 from .data.episodes import TENSOR_KEYS, collate_episodes, episode_loader
 from .diagnostics import prototype_distances, query_prototypes
 from .distributed import parameter_digest
-from .loading import check_compatible, checkpoint_config, load_model_weights, model_state, to_device
+from .loading import (check_compatible, checkpoint_config, checkpoint_weights_info, load_model_weights, model_state,
+                      to_device)
 from .metrics import FewShotMeter
 from .model import PANet, predict
 from .runsetup import (default_split, machine, open_split, precision_context, progress_bar, resolve_device,
@@ -78,10 +79,7 @@ def build_for_evaluation(config: EvalConfig, device: torch.device, test_classes)
         encoder = build_encoder(backbone, None)
         model = PANet(encoder, alpha=alpha, par=False, check_inputs=device.type == "cpu", allow_empty_support=weak)
         load_model_weights(model, model_state(ckpt, config.checkpoint))
-        init = ckpt.get("weights_info", "unknown initialisation")
-        info = f"trained by panet_min.train ({step} steps), initialised from: {init}" if step is not None \
-            else f"weights from {Path(config.checkpoint).name}"
-        encoder.weights_info = info
+        encoder.weights_info = checkpoint_weights_info(ckpt, config.checkpoint)
     else:
         weights = config.weights or ("imagenet" if backbone == "vgg16" else None)
         encoder = build_encoder(backbone, None if weights in ("none", "random") else weights)

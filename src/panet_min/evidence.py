@@ -118,25 +118,38 @@ def seed_table(table: dict, test: str, settings, metric: str = "mean_iou") -> st
 
 
 def effect(table: dict, a: tuple[str, str], b: tuple[str, str], folds=None, metric: str = "mean_iou",
-           n_resamples: int = stats.N_RESAMPLES) -> dict:
-    """``b - a`` with its paired bootstrap CI, over ``folds`` (default: every fold that has both).
+           n_resamples: int = stats.N_RESAMPLES, paired=True) -> dict:
+    """``b - a`` with its bootstrap CI, over ``folds`` (default: every fold that has both).
     ``a``, ``b``: ``(test, setting)``, e.g. ``("mask-1shot", "no PAR")``, ``("mask-1shot", "trained")``.
-    Seeds pair by training seed (an untrained model stands for every seed); two tests pair when they
-    share their episodes (dense vs scribble). Adds ``"per_fold"``: each fold's effect and CI."""
-    pairs, per_fold = [], {}
+
+    ``paired=True``: seeds pair by training seed (an untrained model stands for every seed) and the
+    two tests share their episodes (dense vs scribble; both cut to their common runs). ``"seeds"``: the
+    same models on other episodes (a model's 1-shot against its 5-shot test). ``False``: other models
+    on other episodes (:func:`panet_min.stats.paired_difference`). Adds ``"folds"``, ``"per_fold"``
+    (each fold's effect and CI), and ``"a"``/``"b"``: each side's score over the folds as used
+    (:func:`panet_min.stats.seed_summary` of seed i's mean over the folds; None when the folds have
+    different numbers of seeds)."""
+    pairs, per_fold, used = [], {}, {"a": [], "b": []}
     avail = sorted(set(table.get(a[0], {})) & set(table.get(b[0], {})))
     for f in folds if folds is not None else avail:
         ea, eb = table[a[0]][f].get(a[1], []), table[b[0]][f].get(b[1], [])
+        if paired:
+            ea, eb = _pair(ea, eb)
         if not ea or not eb:
             continue
-        ea, eb = _pair(ea, eb)
-        pair = _common_runs([e.counts() for e in ea], [e.counts() for e in eb])
+        ca, cb = [e.counts() for e in ea], [e.counts() for e in eb]
+        pair = _common_runs(ca, cb) if paired is True else (ca, cb)
         pairs.append(pair)
-        per_fold[f] = stats.paired_difference([pair], metric=metric, n_resamples=n_resamples)
+        for side, counts in zip("ab", pair):
+            used[side].append([float(stats.scores(c)[metric].mean()) for c in counts])
+        per_fold[f] = stats.paired_difference([pair], metric=metric, n_resamples=n_resamples, paired=paired)
     if not pairs:
         raise ValueError(f"no fold has both {a} and {b}")
-    out = stats.paired_difference(pairs, metric=metric, n_resamples=n_resamples)
+    out = stats.paired_difference(pairs, metric=metric, n_resamples=n_resamples, paired=paired)
     out["folds"], out["per_fold"] = list(per_fold), per_fold
+    for side, lists in used.items():
+        n = {len(x) for x in lists}
+        out[side] = stats.seed_summary(np.mean(lists, axis=0)) if len(n) == 1 else None
     return out
 
 
@@ -149,9 +162,9 @@ def _common_runs(a: list, b: list) -> tuple[list, list]:
 
 
 def _pair(ea: list[Entry], eb: list[Entry]) -> tuple[list[Entry], list[Entry]]:
-    """The entries of both sides seed by seed (seeds present on both), or as they are when one side is
-    a single model (untrained)."""
-    if len(ea) == 1 or len(eb) == 1:
+    """The entries of both sides seed by seed (the seeds present on both); an untrained model (no
+    training seed) stands for every seed of the other side."""
+    if len(ea) == 1 and ea[0].seed is None or len(eb) == 1 and eb[0].seed is None:
         return ea, eb
     seeds = sorted({e.seed for e in ea} & {e.seed for e in eb})
     return [e for e in ea if e.seed in seeds], [e for e in eb if e.seed in seeds]
@@ -192,7 +205,7 @@ class Claim:
     b: tuple[str, str]
     paper: str
     expected_sign: int = 1
-    paired: bool = True
+    paired: bool | str = True  # True, "seeds" or False: see effect()
     words: dict | None = None  # the verdict in the claim's own words, e.g. {"opposite": "no cost"}
 
     def say(self, verdict: str) -> str:
@@ -213,7 +226,7 @@ CLAIMS = (
     Claim("5-shot beats 1-shot (each trained at its shots)", ("mask-1shot", "trained"),
           ("mask-5shot", "trained, trained 5-shot"), paper_effect("1-shot", "5-shot"), paired=False),
     Claim("5 support shots beat 1 (the 1-shot-trained model)", ("mask-1shot", "trained"), ("mask-5shot", "trained"),
-          paper_effect("1-shot", "5-shot"), paired=False),
+          paper_effect("1-shot", "5-shot"), paired="seeds"),
     Claim("scribbles cost little (1-shot)", ("mask-1shot", "trained"), ("scribble-1shot", "trained"),
           paper_effect("1-shot", "scribble 1-shot"), expected_sign=-1, words=WEAK_WORDS),
     Claim("boxes cost little (1-shot)", ("mask-1shot", "trained"), ("bbox-1shot", "trained"),
@@ -226,38 +239,28 @@ def check_claim(claim: Claim, table: dict, n_resamples: int = stats.N_RESAMPLES)
     verdict: "shown" / "not shown" (the CI covers 0) / "opposite". For the weak-support claims the
     paper's point is a *small* cost: the verdict there says whether a cost is shown at all."""
     try:
-        ci = effect(table, claim.a, claim.b, n_resamples=n_resamples) if claim.paired else \
-            _unpaired(table, claim, n_resamples)
+        ci = effect(table, claim.a, claim.b, n_resamples=n_resamples, paired=claim.paired)
     except ValueError:
         return None
     ci["verdict"] = stats.verdict(ci, claim.expected_sign)
     return ci
 
 
-def _unpaired(table: dict, claim: Claim, n_resamples: int) -> dict:
-    pairs, folds = [], []
-    for f in sorted(set(table.get(claim.a[0], {})) & set(table.get(claim.b[0], {}))):
-        ea, eb = table[claim.a[0]][f].get(claim.a[1], []), table[claim.b[0]][f].get(claim.b[1], [])
-        if ea and eb:
-            pairs.append(([e.counts() for e in ea], [e.counts() for e in eb]))
-            folds.append(f)
-    if not pairs:
-        raise ValueError("no fold has both settings")
-    return {**stats.paired_difference(pairs, n_resamples=n_resamples, paired=False), "folds": folds}
+PAIRING = {True: "paired", "seeds": "paired by seed", False: "unpaired"}
 
 
 def claims_table(table: dict, claims=CLAIMS, n_resamples: int = stats.N_RESAMPLES) -> tuple[str, list]:
-    """Chapter 10's table: claim | the paper's effect | ours: setting a and setting b over folds
-    (mean ± sample std over training seeds, n) | our effect with its 95% CI | verdict. Returns the
-    Markdown and the list of ``(claim, ci or None)``."""
+    """Chapter 10's table: claim | the paper's effect | ours: setting a and setting b over folds as the
+    effect used them (mean ± sample std over training seeds, n) | our effect with its 95% CI |
+    verdict. Returns the Markdown and the list of ``(claim, ci or None)``."""
     rows, tested = [], []
     for c in claims:
         ci = check_claim(c, table, n_resamples)
         tested.append((c, ci))
-        ours = " → ".join(format_seeds(over_folds(table.get(t, {}), s)) for t, s in (c.a, c.b))
+        ours = MISSING if ci is None else f"{format_seeds(ci['a'])} → {format_seeds(ci['b'])}"
         rows.append([c.name, c.paper, ours, MISSING if ci is None else format_effect(ci),
-                     MISSING if ci is None else f"{c.say(ci['verdict'])} ({'paired' if ci['paired'] else 'unpaired'}, "
-                                                f"folds {', '.join(map(str, ci.get('folds', []))) or 'all'})"])
+                     MISSING if ci is None else f"{c.say(ci['verdict'])} ({PAIRING[ci['paired']]}, "
+                                                f"folds {', '.join(map(str, ci['folds']))})"])
     header = ["claim", "paper, points (PASCAL-5i)", "ours: a → b, mIoU % over folds (mean ± sd over seeds)",
               "ours: b − a, points [95% CI]", "verdict"]
     return markdown_table(header, rows), tested
@@ -282,12 +285,21 @@ def distance_values(entries: list[Entry], which: int) -> list[np.ndarray]:
 def distance_effect(table: dict, which: int, a: str = "no PAR", b: str = "trained", test: str = "mask-1shot",
                     n_resamples: int = stats.N_RESAMPLES) -> dict:
     """``b - a`` of a prototype distance (:func:`distance_values`), paired by seed and episode over the
-    folds that have both settings, with ``"a_mean"``/``"b_mean"`` (means over folds of the seeds' means)."""
-    folds = [f for f in sorted(table.get(test, {})) if {a, b} <= set(table[test][f])]
-    if not folds:
+    folds that have both settings (checked: the same episodes; cut to the common runs), with
+    ``"a_mean"``/``"b_mean"`` (means over folds of the seeds' means)."""
+    pairs, folds = [], []
+    for f in sorted(table.get(test, {})):
+        ea, eb = _pair(table[test][f].get(a, []), table[test][f].get(b, []))
+        if not ea or not eb:
+            continue
+        ca, cb = _common_runs([e.counts() for e in ea], [e.counts() for e in eb])
+        if not all(np.array_equal(x.class_ids, ca[0].class_ids) for x in ca + cb):
+            raise ValueError(f"{test} fold {f}: {a} and {b} were tested on other episodes")
+        R = ca[0].class_ids.shape[0]
+        pairs.append(tuple([x[:R] for x in distance_values(es, which)] for es in (ea, eb)))
+        folds.append(f)
+    if not pairs:
         raise ValueError(f"no fold has both {a} and {b} under {test}")
-    pairs = [tuple(distance_values(_pair(table[test][f][a], table[test][f][b])[i], which) for i in (0, 1))
-             for f in folds]
     ci = stats.paired_difference(pairs, n_resamples=n_resamples)
     ci["a_mean"], ci["b_mean"] = (float(np.mean([np.mean([np.nanmean(x) for x in p[i]]) for p in pairs]))
                                   for i in (0, 1))

@@ -80,6 +80,14 @@ def model_state(ckpt: dict, path) -> dict:
     return state
 
 
+def checkpoint_weights_info(ckpt: dict, path) -> str:
+    """What a checkpoint's weights are, as results and logs record it."""
+    step = ckpt.get("step")
+    init = ckpt.get("weights_info", "unknown initialisation")
+    return (f"trained by panet_min.train ({step} steps), initialised from: {init}" if step is not None
+            else f"weights from {Path(path).name}")
+
+
 def from_checkpoint(path, map_location="cpu", alpha: float | None = None) -> PANet:
     """The model a ``checkpoint.pt`` (or ``step-NNNNN.pt``) of :mod:`panet_min.train` holds, in eval
     mode, with ``model.config`` (its training config, or None for a plain state dict) and
@@ -90,9 +98,7 @@ def from_checkpoint(path, map_location="cpu", alpha: float | None = None) -> PAN
                   alpha=float(cfg.get("alpha", 20.0)) if alpha is None else alpha, par=False)
     load_model_weights(model, model_state(ckpt, path))
     step = ckpt.get("step")
-    init = ckpt.get("weights_info", "unknown initialisation")
-    model.encoder.weights_info = (f"trained by panet_min.train ({step} steps), initialised from: {init}"
-                                  if step is not None else f"weights from {Path(path).name}")
+    model.encoder.weights_info = checkpoint_weights_info(ckpt, path)
     model.config, model.checkpoint_step = (cfg or None), step
     return model.to(map_location).eval()
 
@@ -128,4 +134,4 @@ def check_compatible(config: dict | None, dataset: str, test_classes, path, allo
                          f"{config.get('fold')} (or pass --allow-class-overlap to score it anyway, recorded)")
 
 
-__all__ = ["build_model", "load_model_weights", "from_checkpoint", "load", "check_compatible"]
+__all__ = ["build_model", "load_model_weights", "from_checkpoint", "load", "check_compatible", "checkpoint_weights_info"]

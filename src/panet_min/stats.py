@@ -119,7 +119,8 @@ def _statistic(s, metric: str, weights) -> np.ndarray:
     v = np.asarray(s, dtype=np.float64)
     ok = ~np.isnan(v)
     w = ok.astype(np.float64) if weights is None else np.asarray(weights) * ok
-    return ((w * np.where(ok, v, 0)).sum(-1) / w.sum(-1)).mean(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a run with no value: NaN, refused by the caller
+        return ((w * np.where(ok, v, 0)).sum(-1) / w.sum(-1)).mean(-1)
 
 
 def _shape(s) -> tuple[int, int]:
@@ -135,14 +136,15 @@ def _draw(rng, n: int, R: int, E: int) -> np.ndarray:
     return weights
 
 
-def _effect(a: list, b: list, metric: str, n: int, rng, paired: bool) -> tuple[float, np.ndarray]:
-    """The mean over seeds of ``b - a`` and ``n`` bootstrap replicates of it."""
+def _effect(a: list, b: list, metric: str, n: int, rng, paired) -> tuple[float, np.ndarray]:
+    """The mean over seeds of ``b - a`` and ``n`` bootstrap replicates of it (``paired``: True, "seeds"
+    or False, as :func:`paired_difference`)."""
     if not a or not b:
         raise ValueError("each setting needs at least one evaluation")
     if paired and len(a) != 1 and len(b) != 1 and len(a) != len(b):
         raise ValueError(f"{len(a)} and {len(b)} training seeds: pair them seed by seed (or give one "
                          "untrained evaluation, which is the same for every seed)")
-    if paired:
+    if paired is True:
         _check_paired(a + b)
     else:
         _check_paired(a), _check_paired(b)
@@ -150,11 +152,11 @@ def _effect(a: list, b: list, metric: str, n: int, rng, paired: bool) -> tuple[f
     sb = np.stack([_statistic(x, metric, None) for x in b])
     point = float(sb.mean() - sa.mean())  # paired or not, the mean over seeds of each side
     wa = _draw(rng, n, *_shape(a[0]))
-    wb = wa if paired else _draw(rng, n, *_shape(b[0]))  # the same episodes, or other ones
+    wb = wa if paired is True else _draw(rng, n, *_shape(b[0]))  # the same episodes, or other ones
     ma = np.stack([_statistic(x, metric, wa) for x in a])  # [Sa, n]
     mb = np.stack([_statistic(x, metric, wb) for x in b])
     cols = np.arange(n)[:, None]
-    if paired:  # one seed index for both sides
+    if paired:  # one seed index for both sides (the same models, or the same training seeds)
         S = max(len(a), len(b))
         ma, mb = np.broadcast_to(ma, (S, n)), np.broadcast_to(mb, (S, n))
         seeds = rng.integers(S, size=(n, S))
@@ -164,7 +166,7 @@ def _effect(a: list, b: list, metric: str, n: int, rng, paired: bool) -> tuple[f
 
 
 def paired_difference(pairs, metric: str = "mean_iou", n_resamples: int = N_RESAMPLES,
-                      seed: int = BOOTSTRAP_SEED, level: float = LEVEL, paired: bool = True) -> dict:
+                      seed: int = BOOTSTRAP_SEED, level: float = LEVEL, paired=True) -> dict:
     """The effect ``b - a`` and its bootstrap CI.
 
     ``pairs``: ``[(a, b)]``, one pair per fold; ``a`` and ``b`` are lists, one item per training seed
@@ -173,14 +175,18 @@ def paired_difference(pairs, metric: str = "mean_iou", n_resamples: int = N_RESA
     per-episode value such as a prototype distance (its mean; NaN = not measured). The effect is the
     mean over folds of the mean over seeds of ``score(b) - score(a)`` (scores in fractions, as the
     protocol's mean over runs). Each bootstrap resample draws, per fold, the seeds with replacement
-    and, per run, the episodes with replacement: with ``paired`` the same draw for ``a`` and ``b``
-    (they are the same episodes, seed i of one is seed i of the other); without, independent draws
-    (settings scored on different episodes, e.g. 1-shot against 5-shot). Returns ``{"difference",
+    and, per run, the episodes with replacement. ``paired=True``: the same draw of seeds and of episodes
+    for ``a`` and ``b`` (they are the same episodes, seed i of one is seed i of the other);
+    ``paired="seeds"``: the same draw of seeds, independent draws of episodes (the same models tested on
+    other episodes, e.g. a model's 1-shot against its 5-shot test); ``paired=False``: independent draws
+    of both (other models on other episodes). Returns ``{"difference",
     "low", "high", "level", "n_resamples", "seed", "paired", "n_seeds" [per fold], "n_episodes" [per
     fold], "covers_zero"}``.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if paired not in (True, False, "seeds"):
+        raise ValueError(f"paired must be True, False or 'seeds', got {paired!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     rng = np.random.default_rng(seed)
@@ -190,6 +196,8 @@ def paired_difference(pairs, metric: str = "mean_iou", n_resamples: int = N_RESA
         points.append(point)
         reps.append(rep)
     reps = np.mean(reps, axis=0)
+    if not np.isfinite(reps).all():
+        raise ValueError("the bootstrap gave non-finite replicates: a run without any measured value?")
     low, high = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
     return {"difference": float(np.mean(points)), "low": float(low), "high": float(high), "level": level,
             "n_resamples": n_resamples, "seed": seed, "paired": paired, "covers_zero": bool(low <= 0 <= high),
@@ -202,7 +210,7 @@ def verdict(ci: dict, expected_sign: int = 1) -> str:
     side) or "not shown" (it covers 0)."""
     if ci["covers_zero"]:
         return "not shown"
-    return "shown" if np.sign(ci["difference"]) == np.sign(expected_sign) else "opposite"
+    return "shown" if np.sign(ci["low"]) == np.sign(expected_sign) else "opposite"  # low, high: one sign
 
 
 __all__ = ["EpisodeCounts", "iou_from_sums", "scores", "seed_summary", "paired_difference", "verdict",

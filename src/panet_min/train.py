@@ -99,6 +99,19 @@ def _step_loader(dataset, start: int, config: TrainConfig, world, pin: bool) -> 
                       collate_fn=collate_episodes, pin_memory=pin, drop_last=False, **extra)
 
 
+def _log_ended(path: Path) -> bool:
+    """Whether a training log holds its "end" line (lines cut short by a kill are skipped)."""
+    if not path.is_file():
+        return False
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line).get("event") == "end":
+                return True
+        except json.JSONDecodeError:
+            continue
+    return False
+
+
 class _Log:
     """Appends JSON lines (rank 0 only). On resume, keeps the lines up to the checkpoint's step
     (what comes after is trained again) and drops a line cut short by a kill."""
@@ -157,7 +170,10 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world, progr
                              "file such as step-NNNNN.pt, or not written by panet_min.train); resume from the "
                              "run's own checkpoint.pt or start a new run with another --out")
         _check_resume(config, checkpoint["config"], ckpt_path)
-        if int(checkpoint["step"]) >= config.iters:
+        step = int(checkpoint["step"])
+        # a kill between the last save and the log's "end" line leaves a finished run to close: resume
+        # then only writes that line
+        if step > config.iters or step == config.iters and _log_ended(run_dir / "log.jsonl"):
             raise ValueError(f"{ckpt_path} is already at step {checkpoint['step']} >= --iters {config.iters}: "
                              "pass a larger --iters to train further")
     elif ckpt_path.exists():
@@ -252,13 +268,15 @@ def _train(config: TrainConfig, resume: bool, device: torch.device, world, progr
                 print(f"step {done}/{config.iters}  loss {loss_v:.4f}  (query {q_v:.4f}, PAR {par_v:.4f})  "
                       f"lr {record['lr']:.2e}  {record['steps_per_s']:.2f} steps/s", flush=True)
             n_summed, t_last = 0, now
-        if done % config.checkpoint_every == 0 or done == config.iters:
-            save(done)
+        # the kept weights first: a kill between the two writes then trains this step again, and the
+        # resumed run still writes its step file
         if config.keep_every and done % config.keep_every == 0 and done < config.iters and world.is_main:
             # the weights alone, for a training curve (``evaluate --checkpoint RUN/step-NNNNN.pt``)
             atomic_save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "step": done,
                          "config": config.to_dict(), "weights_info": model.weights_info},
                         run_dir / f"step-{done:05d}.pt")
+        if done % config.checkpoint_every == 0 or done == config.iters:
+            save(done)
     bar.close()
     digests = distributed.gather_digests(world, model)
     log.write(event="end", step=config.iters, param_digests=digests)

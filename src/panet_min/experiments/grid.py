@@ -99,6 +99,11 @@ def _tests(value, test_sets: dict, where: str) -> list[dict]:
     if not isinstance(tests, list) or not all(isinstance(t, dict) and "shots" in t for t in tests):
         raise ValueError(f"{where}: tests must be a list of tables with 'shots' (or a name from [test_sets]: "
                          f"{', '.join(test_sets) or 'none'})")
+    names = [test_name(t) for t in tests]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # one results file per name: the second test would be skipped as done
+        raise ValueError(f"{where}: two tests write {', '.join(f'{n}.json' for n in twice)} (same annotation and "
+                         "shots): keep one")
     return tests
 
 

@@ -77,7 +77,7 @@ def train_cell(cell: Cell, grid: Grid) -> Path | None:
     return run_dir / "checkpoint.pt"
 
 
-def _evaluate_all(jobs: list[tuple], force: bool = False) -> None:
+def _evaluate_all(jobs: list[tuple]) -> None:
     """``jobs``: ``(EvalConfig, out)`` of one model's tests; the model (and its feature cache) is built
     once and shared by every test."""
     import torch
@@ -86,7 +86,7 @@ def _evaluate_all(jobs: list[tuple], force: bool = False) -> None:
     from ..evaluate import build_for_evaluation, evaluate
     from ..runsetup import resolve_device
 
-    jobs = [(cfg, out) for cfg, out in jobs if force or not out.is_file()]
+    jobs = [(cfg, out) for cfg, out in jobs if not out.is_file()]
     if not jobs:
         return
     first = jobs[0][0]
@@ -95,7 +95,7 @@ def _evaluate_all(jobs: list[tuple], force: bool = False) -> None:
     built = build_for_evaluation(first, device, fold_classes(first.dataset, first.fold, train=False))
     for cfg, out in jobs:
         out.parent.mkdir(parents=True, exist_ok=True)
-        evaluate(cfg, force=force, built=built)
+        evaluate(cfg, built=built)
 
 
 def test_cell(cell: Cell, grid: Grid, checkpoint: Path | None) -> None:
